@@ -1,0 +1,1 @@
+namespace Fop.Research.Plots; class Y{}

@@ -1,0 +1,223 @@
+using Fop.Research.Data;
+using Fop.Research.Optim;
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Fop.Research.Curvature;
+
+/// <summary>
+/// The curvature half of KFAC, shared by KFAC and FOP: which layers, their capture hooks, Kronecker factors and
+/// preconditioners, and the schedule on which each is refreshed. One instance per optimizer.
+/// </summary>
+public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
+{
+    readonly KfacOptions options;
+    readonly Likelihood likelihood;
+    readonly long seed;
+    readonly KroneckerPreconditioner?[] preconditioners;
+    Generator? sampler;
+
+    /// <summary>Finds the layers to precondition in <paramref name="model"/> and hooks them.</summary>
+    public KfacCurvature(Module model, KfacOptions options, Likelihood likelihood, long seed)
+    {
+        options.Validate();
+        this.options = options;
+        this.likelihood = likelihood;
+        this.seed = seed;
+        var (layers, skipped) = options.Layers.Select(model);
+        if (layers.Count == 0) throw new ArgumentException("No Linear or Conv2d layer to precondition (all excluded or none in the model).");
+        Layers = layers;
+        Skipped = skipped;
+        Capture = new CurvatureCapture(layers);
+        Factors = layers.Select(l => new KroneckerFactors(l)).ToArray();
+        preconditioners = new KroneckerPreconditioner?[layers.Count];
+    }
+
+    /// <summary>The preconditioned layers (sorted by name).</summary>
+    public IReadOnlyList<PreconditionedLayer> Layers { get; }
+    /// <summary>Weight-bearing modules that are not preconditioned, with the reason.</summary>
+    public IReadOnlyList<string> Skipped { get; }
+    /// <summary>The forward hooks.</summary>
+    public CurvatureCapture Capture { get; }
+    /// <summary>Kronecker factors per layer.</summary>
+    public IReadOnlyList<KroneckerFactors> Factors { get; }
+    /// <summary>The preconditioner of layer <paramref name="i"/> (null before the first inverse step or if it never succeeded).</summary>
+    public KroneckerPreconditioner? Preconditioner(int i) => preconditioners[i];
+    /// <summary>Names of every preconditioned parameter.</summary>
+    public IReadOnlyList<string> ParameterNames(Module model)
+    {
+        var set = Layers.SelectMany(l => l.Parameters).ToHashSet(ReferenceEqualityComparer.Instance);
+        return model.named_parameters().Where(p => set.Contains(p.parameter)).Select(p => p.name).ToList();
+    }
+
+    /// <summary>Whether factors are re-estimated at optimizer step <paramref name="step"/>.</summary>
+    public bool IsCurvatureStep(long step) => step % options.CurvatureInterval == 0;
+    /// <summary>Whether preconditioners are rebuilt at optimizer step <paramref name="step"/>.</summary>
+    public bool IsInverseStep(long step) => step % options.InverseInterval == 0;
+
+    /// <summary>Arms or disarms capture for this step.</summary>
+    public void BeginStep(long step)
+    {
+        bool curvature = IsCurvatureStep(step);
+        Capture.Active = curvature;
+        Capture.RetainOutputGradients = curvature && options.Fisher == FisherType.Empirical;
+        sampler?.Dispose();
+        sampler = curvature && options.Fisher == FisherType.MonteCarlo ? BatchOrder.Generator(seed, 3, step) : null;
+    }
+
+    /// <inheritdoc />
+    public void BeforeBackward(Tensor outputs, Tensor targets)
+    {
+        if (!Capture.Active) return;
+        Capture.EnsureAllLayersSeen();
+        if (options.Fisher == FisherType.Empirical) return;
+        using var scope = torch.NewDisposeScope();
+        var kept = Capture.AllOutputs().ToList();
+        if (options.Fisher == FisherType.MonteCarlo)
+        {
+            var sampled = likelihood.Sample(outputs, sampler!);
+            var sampledLoss = likelihood.LossSum(outputs, sampled);
+            var grads = torch.autograd.grad([sampledLoss], kept, retain_graph: true);
+            AddOutputGradients(grads, 1.0);
+        }
+        else
+        {
+            foreach (var column in likelihood.FisherSqrtColumns(outputs))
+            {
+                using var inner = torch.NewDisposeScope();
+                var grads = torch.autograd.grad([outputs], kept, [column], retain_graph: true);
+                AddOutputGradients(grads, 1.0);
+                column.Dispose();
+            }
+        }
+    }
+
+    void AddOutputGradients(IList<Tensor> grads, double multiplier)
+    {
+        int k = 0;
+        for (int i = 0; i < Layers.Count; i++)
+            foreach (var _ in Capture.OutputsOf(i)) Factors[i].AddOutputGradients(grads[k++], multiplier);
+    }
+
+    /// <inheritdoc />
+    public void AfterBackward(long normalizer, long examples)
+    {
+        if (!Capture.Active) return;
+        using var scope = torch.NewDisposeScope();
+        for (int i = 0; i < Layers.Count; i++)
+        {
+            foreach (var input in Capture.InputsOf(i)) Factors[i].AddInputs(input);
+            if (options.Fisher == FisherType.Empirical)
+            {
+                foreach (var output in Capture.OutputsOf(i))
+                {
+                    using var g = output.grad ?? throw new InvalidOperationException($"{Layers[i].Name}: no output gradient was retained.");
+                    Factors[i].AddOutputGradients(g, normalizer);
+                }
+            }
+            Factors[i].AddExamples(examples);
+        }
+        Capture.Clear();
+    }
+
+    /// <summary>Drops this step's statistics (the step was refused).</summary>
+    public void DiscardStep()
+    {
+        Capture.Clear();
+        Capture.Active = false;
+        foreach (var f in Factors) f.Discard();
+    }
+
+    /// <summary>
+    /// Commits this step's statistics (if any) and rebuilds due preconditioners at damping lambda(step).
+    /// Non-finite statistics and failed decompositions keep the previous state and are reported in <paramref name="warnings"/>.
+    /// </summary>
+    public void EndStep(long step, List<string> warnings)
+    {
+        Capture.Active = false;
+        for (int i = 0; i < Factors.Count; i++)
+        {
+            if (!Factors[i].HasPending) continue;
+            if (Factors[i].PendingIsFinite()) Factors[i].Commit(options.EmaDecay);
+            else
+            {
+                Factors[i].Discard();
+                warnings.Add($"step {step}: {Layers[i].Name}: non-finite curvature statistics discarded; previous factors kept.");
+            }
+        }
+        if (!IsInverseStep(step)) return;
+        double damping = options.Damping.At(step);
+        for (int i = 0; i < Factors.Count; i++)
+        {
+            var f = Factors[i];
+            if (f.A is null || f.G is null) continue;
+            try
+            {
+                var fresh = KroneckerPreconditioner.Build(options.DampingForm, f.A, f.G, damping, Layers[i].Name);
+                if (fresh.UsedFloat64Retry) warnings.Add($"step {step}: {Layers[i].Name}: float32 decomposition failed; recomputed in float64.");
+                preconditioners[i]?.Dispose();
+                preconditioners[i] = fresh;
+            }
+            catch (CurvatureException e)
+            {
+                warnings.Add($"step {step}: {e.Message} " + (preconditioners[i] is null
+                    ? "No earlier preconditioner exists: this layer takes the plain gradient until one succeeds."
+                    : "Keeping the previous preconditioner."));
+            }
+        }
+    }
+
+    /// <summary>F_damped^-1 V for layer <paramref name="i"/>; the plain V (reported) when no preconditioner exists yet.</summary>
+    public Tensor Precondition(int i, Tensor v, List<string> warnings)
+    {
+        var p = preconditioners[i];
+        if (p is not null) return p.Inverse(v);
+        warnings.Add($"{Layers[i].Name}: no preconditioner available; plain gradient used.");
+        return v.alias();
+    }
+
+    /// <summary>Writes factors under "curvature/".</summary>
+    public void SaveState(IDictionary<string, Tensor> state)
+    {
+        for (int i = 0; i < Layers.Count; i++)
+        {
+            var f = Factors[i];
+            if (f.A is null || f.G is null) continue;
+            state[$"curvature/{Layers[i].Name}/A"] = f.A;
+            state[$"curvature/{Layers[i].Name}/G"] = f.G;
+            state[$"curvature/{Layers[i].Name}/updates"] = torch.tensor(f.Updates);
+            if (preconditioners[i] is { } p)
+            {
+                // The preconditioner may predate the latest factors (EMA between inverse steps): keep its own inputs.
+                state[$"curvature/{Layers[i].Name}/inverse_A"] = p.SourceA;
+                state[$"curvature/{Layers[i].Name}/inverse_G"] = p.SourceG;
+                state[$"curvature/{Layers[i].Name}/damping"] = torch.tensor(p.Damping);
+            }
+        }
+    }
+
+    /// <summary>Restores factors and rebuilds the preconditioners they had (same damping), so the next steps match exactly.</summary>
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state)
+    {
+        for (int i = 0; i < Layers.Count; i++)
+        {
+            var key = $"curvature/{Layers[i].Name}/";
+            if (!state.TryGetValue(key + "A", out var a)) continue;
+            Factors[i].Restore(a.clone(), state[key + "G"].clone(), state[key + "updates"].item<long>());
+            preconditioners[i]?.Dispose();
+            preconditioners[i] = state.TryGetValue(key + "damping", out var d)
+                ? KroneckerPreconditioner.Build(options.DampingForm, state[key + "inverse_A"], state[key + "inverse_G"], d.item<double>(), Layers[i].Name)
+                : null;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Capture.Dispose();
+        foreach (var f in Factors) f.Dispose();
+        foreach (var p in preconditioners) p?.Dispose();
+        sampler?.Dispose();
+    }
+}

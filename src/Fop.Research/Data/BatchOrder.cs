@@ -1,0 +1,48 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Fop.Research.Data;
+
+/// <summary>
+/// The order in which an epoch visits the training set: a permutation that depends only on the seed and
+/// the epoch, so a run resumed mid-epoch sees exactly the batches an uninterrupted run would.
+/// </summary>
+public static class BatchOrder
+{
+    /// <summary>Number of steps in an epoch of <paramref name="count"/> examples (the last batch may be smaller).</summary>
+    public static int StepsPerEpoch(int count, int batchSize) => (count + batchSize - 1) / batchSize;
+
+    /// <summary>A generator seeded from a run seed and stream numbers (epoch, step, purpose).</summary>
+    public static Generator Generator(long seed, params long[] stream)
+    {
+        // SplitMix64 mixing keeps streams for different (epoch, step) far apart.
+        ulong z = (ulong)seed;
+        foreach (var s in stream) z = Mix(z ^ Mix((ulong)s + 0x9E3779B97F4A7C15UL));
+        var g = new Generator((ulong)(Mix(z) >> 1));
+        return g;
+    }
+
+    static ulong Mix(ulong z)
+    {
+        z += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    /// <summary>The shuffled indices of one epoch.</summary>
+    public static Tensor Permutation(int count, long seed, int epoch)
+    {
+        using var g = Generator(seed, 1, epoch);
+        return torch.randperm(count, generator: g);
+    }
+
+    /// <summary>Indices of batch <paramref name="step"/> of an epoch, given that epoch's permutation.</summary>
+    public static Tensor BatchIndices(Tensor permutation, int step, int batchSize)
+    {
+        long n = permutation.shape[0];
+        long start = (long)step * batchSize;
+        if (start >= n) throw new ArgumentOutOfRangeException(nameof(step), step, $"Step {step} is past the end of an epoch of {n} examples.");
+        return permutation.narrow(0, start, Math.Min(batchSize, n - start));
+    }
+}

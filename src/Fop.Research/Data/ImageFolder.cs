@@ -1,0 +1,69 @@
+using SkiaSharp;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Fop.Research.Data;
+
+/// <summary>
+/// A folder of class sub-folders of JPEG/PNG images (the ImageNet layout), decoded with SkiaSharp,
+/// resized so the shorter side is <c>resize</c>, centre-cropped to <c>size</c> and kept as uint8.
+/// Random crops and flips for training are applied later on whole batches (<see cref="Augmentation"/>).
+/// </summary>
+public static class ImageFolder
+{
+    static readonly string[] Extensions = [".jpg", ".jpeg", ".png", ".JPEG", ".JPG", ".PNG"];
+
+    /// <summary>Class folder names in sorted (ordinal) order: the label of a class is its index here.</summary>
+    public static string[] Classes(string root, IReadOnlyList<string>? only = null)
+    {
+        if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"{root}: image folder not found.");
+        var classes = Directory.GetDirectories(root).Select(Path.GetFileName).OfType<string>().OrderBy(s => s, StringComparer.Ordinal).ToArray();
+        if (only != null)
+        {
+            var missing = only.Where(c => !classes.Contains(c)).ToArray();
+            if (missing.Length > 0) throw new DirectoryNotFoundException($"{root}: missing class folders {string.Join(", ", missing.Take(5))}{(missing.Length > 5 ? ", ..." : "")}.");
+            classes = only.OrderBy(s => s, StringComparer.Ordinal).ToArray();
+        }
+        if (classes.Length == 0) throw new InvalidDataException($"{root}: no class sub-folders.");
+        return classes;
+    }
+
+    /// <summary>Loads every image under <paramref name="root"/> as (N, 3, size, size) uint8.</summary>
+    public static ImageDataset Load(string root, int resize, int size, IReadOnlyList<string>? onlyClasses = null, Normalization? normalization = null, string? name = null)
+    {
+        if (size > resize) throw new ArgumentException($"Crop size {size} exceeds resize {resize}.");
+        var classes = Classes(root, onlyClasses);
+        var files = classes.SelectMany((c, label) => Directory.EnumerateFiles(Path.Combine(root, c))
+                .Where(f => Extensions.Contains(Path.GetExtension(f)))
+                .OrderBy(f => f, StringComparer.Ordinal)
+                .Select(f => (File: f, Label: label)))
+            .ToArray();
+        if (files.Length == 0) throw new InvalidDataException($"{root}: no .jpg/.jpeg/.png images.");
+        var pixels = new byte[(long)files.Length * 3 * size * size];
+        Parallel.For(0, files.Length, i => DecodeInto(files[i].File, resize, size, pixels.AsSpan((int)((long)i * 3 * size * size), 3 * size * size)));
+        var images = torch.tensor(pixels, dtype: ScalarType.Byte).view(files.Length, 3, size, size);
+        var labels = torch.tensor(files.Select(f => (long)f.Label).ToArray());
+        return new ImageDataset(name ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(root)), images, labels, classes.Length, normalization ?? Normalization.ImageNet);
+    }
+
+    /// <summary>Decodes one image, resizes (shorter side to <paramref name="resize"/>) and centre-crops it into CHW bytes.</summary>
+    public static void DecodeInto(string path, int resize, int size, Span<byte> chw)
+    {
+        using var decoded = SKBitmap.Decode(path) ?? throw new InvalidDataException($"{path}: not a decodable JPEG/PNG image.");
+        double scale = resize / (double)Math.Min(decoded.Width, decoded.Height);
+        int w = Math.Max(size, (int)Math.Round(decoded.Width * scale)), h = Math.Max(size, (int)Math.Round(decoded.Height * scale));
+        using var resized = decoded.Resize(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Premul), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear))
+            ?? throw new InvalidDataException($"{path}: could not be resized.");
+        int x0 = (w - size) / 2, y0 = (h - size) / 2, plane = size * size;
+        var src = resized.GetPixelSpan();
+        int stride = resized.RowBytes;
+        for (int y = 0; y < size; y++)
+        for (int x = 0; x < size; x++)
+        {
+            int s = (y0 + y) * stride + (x0 + x) * 4, d = y * size + x;
+            chw[d] = src[s];
+            chw[plane + d] = src[s + 1];
+            chw[2 * plane + d] = src[s + 2];
+        }
+    }
+}

@@ -1,0 +1,34 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Fop.Research.Models;
+
+/// <summary>A small CNN for 28x28 grey images: two 3x3 conv + max-pool stages, then two linear layers.</summary>
+public sealed class SmallCnn : Module<Tensor, Tensor>
+{
+    readonly Conv2d conv1, conv2;
+    readonly Linear fc1, fc2;
+
+    /// <summary>Creates the network for <paramref name="channels"/>-channel 28x28 inputs.</summary>
+    public SmallCnn(int channels = 1, int classes = 10, int width = 32, int hidden = 128, int imageSize = 28) : base(nameof(SmallCnn))
+    {
+        conv1 = Conv2d(channels, width, 3, padding: 1);
+        conv2 = Conv2d(width, 2 * width, 3, padding: 1);
+        var spatial = imageSize / 4;
+        fc1 = Linear(2 * width * spatial * spatial, hidden);
+        fc2 = Linear(hidden, classes);
+        RegisterComponents();
+    }
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        var x = functional.max_pool2d(functional.relu(conv1.call(input)), 2);
+        x = functional.max_pool2d(functional.relu(conv2.call(x)), 2);
+        x = functional.relu(fc1.call(x.flatten(1)));
+        return fc2.call(x).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,47 @@
+using Fop.Research.Curvature;
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Fop.Research.Optim;
+
+/// <summary>Watches each micro-batch's forward and backward to gather curvature statistics.</summary>
+public interface ICurvatureRecorder
+{
+    /// <summary>Called after the forward pass of a micro-batch, before the main backward.</summary>
+    void BeforeBackward(Tensor outputs, Tensor targets);
+    /// <summary>Called after the main backward of a micro-batch whose loss was divided by <paramref name="normalizer"/>.</summary>
+    void AfterBackward(long normalizer, long examples);
+}
+
+/// <summary>Forward and backward over a batch in micro-batches, accumulating the gradient of the mean loss into .grad.</summary>
+public static class GradientPass
+{
+    /// <summary>
+    /// Adds the gradient of (sum of per-example losses over the batch) / <paramref name="normalizer"/> to each parameter's .grad,
+    /// running at most <paramref name="microBatchSize"/> examples at once (0: all). Returns the loss sum and correct count.
+    /// </summary>
+    public static (double LossSum, long Correct) Accumulate(Module<Tensor, Tensor> model, Likelihood likelihood, Tensor inputs, Tensor targets,
+        int microBatchSize, long normalizer, ICurvatureRecorder? recorder = null)
+    {
+        long n = inputs.shape[0];
+        long chunk = microBatchSize <= 0 ? n : Math.Min(n, microBatchSize);
+        double lossSum = 0;
+        long correct = 0;
+        for (long start = 0; start < n; start += chunk)
+        {
+            using var scope = torch.NewDisposeScope();
+            long size = Math.Min(chunk, n - start);
+            var x = inputs.narrow(0, start, size);
+            var y = targets.narrow(0, start, size);
+            var outputs = model.call(x);
+            var sum = likelihood.LossSum(outputs, y);
+            recorder?.BeforeBackward(outputs, y);
+            (sum / normalizer).backward();
+            recorder?.AfterBackward(normalizer, size);
+            lossSum += sum.to_type(ScalarType.Float64).item<double>();
+            correct += likelihood.Correct(outputs.detach(), y);
+        }
+        return (lossSum, correct);
+    }
+}

@@ -1,0 +1,78 @@
+using Fop.Research.Curvature;
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Fop.Research.Optim;
+
+/// <summary>
+/// KFAC (Martens and Grosse 2015; KFC for convolutions): capture -> factors -> preconditioner -> KL clip ->
+/// momentum / weight decay -> step. Curvature and inverses are refreshed on their intervals.
+/// </summary>
+public sealed class Kfac : ModelOptimizer
+{
+    readonly KfacOptions options;
+    readonly NaturalGradientTail tail;
+
+    /// <summary>Creates KFAC for <paramref name="model"/>; invalid options throw here.</summary>
+    public Kfac(Module<Tensor, Tensor> model, KfacOptions options, Likelihood? likelihood = null, int microBatchSize = 0, long seed = 0)
+        : base("kfac", model, likelihood ?? Likelihood.Categorical, microBatchSize, seed)
+    {
+        options.Validate();
+        this.options = options;
+        Curvature = new KfacCurvature(model, options, Likelihood, seed);
+        tail = new NaturalGradientTail(options);
+    }
+
+    /// <summary>The curvature state (layers, factors, preconditioners).</summary>
+    public KfacCurvature Curvature { get; }
+    /// <summary>The options in force.</summary>
+    public KfacOptions Options => options;
+    /// <inheritdoc />
+    public override IReadOnlyList<string> PreconditionedParameters => Curvature.ParameterNames(Model);
+
+    /// <inheritdoc />
+    protected override StepResult StepCore(Tensor inputs, Tensor targets, double lr)
+    {
+        long n = inputs.shape[0];
+        ZeroGrad();
+        Curvature.BeginStep(StepCount);
+        var (lossSum, correct) = GradientPass.Accumulate(Model, Likelihood, inputs, targets, MicroBatchSize, n, Curvature);
+        var grads = CopyGradients();
+        if (!AllFinite(lossSum, grads))
+        {
+            Curvature.DiscardStep();
+            ZeroGrad();
+            return NonFinite(lossSum, n);
+        }
+        Curvature.EndStep(StepCount, Warnings);
+        var layers = Curvature.Layers;
+        var gradientMatrices = layers.Select(l => l.GradientMatrix()).ToList();
+        var directions = gradientMatrices.Select((g, i) => Curvature.Precondition(i, g, Warnings)).ToList();
+        double nu = tail.KlClipFactor(directions.Zip(gradientMatrices), lr);
+        if (nu != 1.0) foreach (var d in directions) d.mul_(nu);
+        tail.Apply(layers, directions, Parameters, i => grads[i], lr);
+        return new StepResult(lossSum, correct, n);
+    }
+
+    /// <inheritdoc />
+    protected override void SaveState(IDictionary<string, Tensor> state)
+    {
+        tail.SaveState(state);
+        Curvature.SaveState(state);
+    }
+
+    /// <inheritdoc />
+    protected override void LoadState(IReadOnlyDictionary<string, Tensor> state)
+    {
+        tail.LoadState(state);
+        Curvature.LoadState(state);
+    }
+
+    /// <inheritdoc />
+    public override void Dispose()
+    {
+        Curvature.Dispose();
+        base.Dispose();
+    }
+}

@@ -1,0 +1,135 @@
+using Fop.Research.Curvature;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Fop.Research.Optim;
+
+/// <summary>What one optimizer step did.</summary>
+/// <param name="LossSum">Sum of per-example losses of the batch (before the update).</param>
+/// <param name="Correct">Correct predictions in the batch (before the update).</param>
+/// <param name="Examples">Examples in the batch.</param>
+/// <param name="Skipped">True when a non-finite loss or gradient stopped the step before it touched weights or state.</param>
+/// <param name="Message">Why the step was skipped, or warnings worth showing.</param>
+/// <param name="Fop">FOP internals of this step, when computed.</param>
+public sealed record StepResult(double LossSum, long Correct, long Examples, bool Skipped = false, string? Message = null, FopDiagnostics? Fop = null)
+{
+    /// <summary>Mean loss of the batch.</summary>
+    public double Loss => LossSum / Math.Max(1, Examples);
+}
+
+/// <summary>
+/// An optimizer that owns the whole step: it runs forward and backward itself (KFAC needs to watch them, FOP runs one
+/// backward per half-batch), accumulates micro-batches so any batch fits in memory, refuses non-finite steps and updates.
+/// </summary>
+public abstract class ModelOptimizer : IDisposable
+{
+    /// <summary>Sets up the common state; <paramref name="microBatchSize"/> 0 means the whole batch at once.</summary>
+    protected ModelOptimizer(string name, Module<Tensor, Tensor> model, Likelihood likelihood, int microBatchSize, long seed)
+    {
+        if (microBatchSize < 0) throw new ArgumentOutOfRangeException(nameof(microBatchSize), microBatchSize, "micro_batch_size must be >= 0 (0: whole batch).");
+        Name = name;
+        Model = model;
+        Likelihood = likelihood;
+        MicroBatchSize = microBatchSize;
+        Seed = seed;
+        Parameters = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
+    }
+
+    /// <summary>Short name: sgd, adamw, kfac, fop.</summary>
+    public string Name { get; }
+    /// <summary>The model being trained.</summary>
+    public Module<Tensor, Tensor> Model { get; }
+    /// <summary>The loss and its predictive distribution.</summary>
+    public Likelihood Likelihood { get; }
+    /// <summary>Largest chunk of a batch run through forward/backward at once (0: whole batch).</summary>
+    public int MicroBatchSize { get; }
+    /// <summary>Seed of the optimizer's own randomness (Monte-Carlo labels).</summary>
+    public long Seed { get; }
+    /// <summary>Steps taken (skipped steps do not count).</summary>
+    public long StepCount { get; private set; }
+    /// <summary>Trainable parameters by name.</summary>
+    protected IReadOnlyList<(string Name, Parameter Parameter)> Parameters { get; }
+    /// <summary>Names of the parameters that get a curvature preconditioner (empty for first-order methods).</summary>
+    public virtual IReadOnlyList<string> PreconditionedParameters => [];
+    /// <summary>Human-readable warnings (layers that could not be preconditioned, failed decompositions).</summary>
+    public List<string> Warnings { get; } = new();
+
+    /// <summary>One step on the batch (inputs, targets) with learning rate <paramref name="lr"/>.</summary>
+    public StepResult Step(Tensor inputs, Tensor targets, double lr)
+    {
+        if (!(lr >= 0) || double.IsInfinity(lr)) throw new ArgumentOutOfRangeException(nameof(lr), lr, "Learning rate must be finite and >= 0.");
+        if (inputs.shape[0] != targets.shape[0]) throw new ArgumentException($"{inputs.shape[0]} inputs but {targets.shape[0]} targets.");
+        using var scope = torch.NewDisposeScope();
+        var result = StepCore(inputs, targets, lr);
+        if (!result.Skipped) StepCount++;
+        return result;
+    }
+
+    /// <summary>The method-specific step; must not touch weights or state when it returns a skipped result.</summary>
+    protected abstract StepResult StepCore(Tensor inputs, Tensor targets, double lr);
+
+    /// <summary>The optimizer's complete state (step counter, update-rule buffers, curvature) as named tensors.</summary>
+    public Dictionary<string, Tensor> StateDict()
+    {
+        var state = new Dictionary<string, Tensor> { ["step"] = torch.tensor(StepCount) };
+        SaveState(state);
+        return state;
+    }
+
+    /// <summary>Restores a state produced by <see cref="StateDict"/>.</summary>
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
+    {
+        StepCount = state.TryGetValue("step", out var s) ? s.item<long>() : throw new ArgumentException("Optimizer state has no 'step'.");
+        LoadState(state);
+    }
+
+    /// <summary>Writes method-specific state.</summary>
+    protected abstract void SaveState(IDictionary<string, Tensor> state);
+    /// <summary>Reads method-specific state.</summary>
+    protected abstract void LoadState(IReadOnlyDictionary<string, Tensor> state);
+
+    /// <summary>Clears every parameter's gradient.</summary>
+    protected void ZeroGrad()
+    {
+        foreach (var (_, p) in Parameters)
+        {
+            using var g = p.grad;
+            g?.zero_();
+        }
+    }
+
+    /// <summary>The current gradients (zeros where a parameter got none), detached copies.</summary>
+    protected List<Tensor> CopyGradients() =>
+        Parameters.Select(p => { using var g = p.Parameter.grad; return g is null ? torch.zeros_like(p.Parameter) : g.detach().clone(); }).ToList();
+
+    /// <summary>True when the loss and every tensor are finite.</summary>
+    protected static bool AllFinite(double loss, IEnumerable<Tensor> tensors)
+    {
+        if (!double.IsFinite(loss)) return false;
+        foreach (var t in tensors)
+        {
+            using var f = t.isfinite().all();
+            if (!f.item<bool>()) return false;
+        }
+        return true;
+    }
+
+    /// <summary>The result of a step refused because of a non-finite loss or gradient.</summary>
+    protected StepResult NonFinite(double lossSum, long examples) =>
+        new(lossSum, 0, examples, Skipped: true, Message: $"{Name} step {StepCount}: non-finite loss or gradient (loss sum {lossSum}); weights and optimizer state left unchanged.");
+
+    /// <summary>Scales directions so their global norm is at most <paramref name="maxNorm"/> (no-op when null).</summary>
+    protected static void ClipGlobalNorm(IReadOnlyList<ParameterDirection> items, double? maxNorm)
+    {
+        if (maxNorm is not double max) return;
+        double total = 0;
+        foreach (var item in items) { using var n = item.Direction.square().sum(); total += n.to_type(ScalarType.Float64).item<double>(); }
+        double norm = Math.Sqrt(total);
+        if (norm > max) foreach (var item in items) item.Direction.mul_(max / norm);
+    }
+
+    /// <inheritdoc />
+    public virtual void Dispose() => GC.SuppressFinalize(this);
+}

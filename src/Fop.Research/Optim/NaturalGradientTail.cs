@@ -1,0 +1,78 @@
+using Fop.Research.Curvature;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Fop.Research.Optim;
+
+/// <summary>
+/// What KFAC and FOP do after preconditioning: optional KL clipping of the preconditioned directions, optional
+/// global-norm clipping, then SGD with momentum and weight decay (AdamW for parameters without a Kronecker block when asked).
+/// </summary>
+internal sealed class NaturalGradientTail
+{
+    readonly KfacOptions options;
+    readonly IUpdateRule preconditionedRule, plainRule;
+
+    public NaturalGradientTail(KfacOptions options)
+    {
+        this.options = options;
+        preconditionedRule = options.Sgd.CreateRule();
+        plainRule = options.Unpreconditioned == UnpreconditionedRule.AdamW ? options.AdamW.CreateRule() : preconditionedRule;
+    }
+
+    /// <summary>KL clipping factor nu = min(1, sqrt(kappa / |sum_l lr^2 &lt;V_l, g_l&gt;|)) (1 when off).</summary>
+    public double KlClipFactor(IEnumerable<(Tensor Direction, Tensor Gradient)> layers, double lr)
+    {
+        if (options.KlClip is not double kappa) return 1.0;
+        double vg = layers.Sum(l => KroneckerPreconditioner.Dot(l.Direction, l.Gradient)) * lr * lr;
+        return vg == 0 ? 1.0 : Math.Min(1.0, Math.Sqrt(kappa / Math.Abs(vg)));
+    }
+
+    /// <summary>Applies the update: preconditioned layer matrices (already scaled) and plain gradients for everything else.</summary>
+    public void Apply(IReadOnlyList<PreconditionedLayer> layers, IReadOnlyList<Tensor> layerDirections,
+        IReadOnlyList<(string Name, Parameter Parameter)> parameters, Func<int, Tensor> plainDirection, double lr)
+    {
+        var owner = new Dictionary<Parameter, (int Layer, bool IsBias)>(ReferenceEqualityComparer.Instance);
+        for (int l = 0; l < layers.Count; l++)
+        {
+            owner[layers[l].Weight] = (l, false);
+            if (layers[l].Bias is { } b) owner[b] = (l, true);
+        }
+        var split = layerDirections.Select((d, l) => layers[l].FromMatrix(d)).ToArray();
+        var pre = new List<ParameterDirection>();
+        var plain = new List<ParameterDirection>();
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            var (name, p) = parameters[i];
+            if (owner.TryGetValue(p, out var o))
+                pre.Add(new(name, p, o.IsBias ? split[o.Layer].Bias! : split[o.Layer].Weight));
+            else
+                plain.Add(new(name, p, plainDirection(i)));
+        }
+        if (options.GradClip is double maxNorm)
+        {
+            double total = pre.Concat(plain).Sum(x => KroneckerPreconditioner.Dot(x.Direction, x.Direction));
+            double norm = Math.Sqrt(total);
+            if (norm > maxNorm) foreach (var x in pre.Concat(plain)) x.Direction.mul_(maxNorm / norm);
+        }
+        if (ReferenceEquals(preconditionedRule, plainRule)) preconditionedRule.Apply(pre.Concat(plain).ToList(), lr);
+        else
+        {
+            preconditionedRule.Apply(pre, lr);
+            plainRule.Apply(plain, lr);
+        }
+    }
+
+    public void SaveState(IDictionary<string, Tensor> state)
+    {
+        preconditionedRule.SaveState(state, "rule/");
+        if (!ReferenceEquals(preconditionedRule, plainRule)) plainRule.SaveState(state, "plain_rule/");
+    }
+
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state)
+    {
+        preconditionedRule.LoadState(state, "rule/");
+        if (!ReferenceEquals(preconditionedRule, plainRule)) plainRule.LoadState(state, "plain_rule/");
+    }
+}
