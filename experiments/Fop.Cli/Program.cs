@@ -1,9 +1,24 @@
-using System.Reflection;
-var asm = typeof(TorchSharp.torch).Assembly;
-foreach (var name in args) {
- var t = asm.GetTypes().FirstOrDefault(t => t.FullName == name);
- if (t == null) { Console.WriteLine("no " + name); continue; }
- Console.WriteLine("== " + t.FullName + " : " + t.BaseType);
- foreach (var p in t.GetProperties(BindingFlags.Public|BindingFlags.Instance)) Console.WriteLine($"  P {p.PropertyType.Name} {p.Name}");
- foreach (var m in t.GetMethods(BindingFlags.Public|BindingFlags.Instance|BindingFlags.DeclaredOnly).Where(m=>!m.IsSpecialName)) Console.WriteLine($"  M {m.Name}({string.Join(", ", m.GetParameters().Select(p=>p.ParameterType.Name+" "+p.Name))})");
+using Fop.Cli;
+using Spectre.Console.Cli;
+
+var app = new CommandApp();
+app.Configure(c =>
+{
+    c.SetApplicationName("fop");
+    c.AddCommand<TrainCommand>("train").WithDescription("Train one run from a config (JSON) with --set key=value overrides.");
+    c.AddCommand<SweepCommand>("sweep").WithDescription("Run the cross product of --grid settings, one run folder each; resumes where it stopped.");
+    c.AddCommand<QuickstartCommand>("quickstart").WithDescription("Fashion-MNIST, small CNN: train every optimizer briefly, print a table, write a plot.");
+    c.AddCommand<BenchCommand>("bench").WithDescription("Milliseconds per optimizer step (amortised over curvature intervals) and the ratio to SGD.");
+    c.AddCommand<PrepareImageNet100Command>("prepare-imagenet100").WithDescription("Build the ImageNet-100 subset (symlinks) from an ImageNet-1K folder.");
+    c.PropagateExceptions();
+});
+try
+{
+    return app.Run(args);
+}
+catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or InvalidOperationException
+                              or Fop.Research.Data.DatasetUnavailableException or CommandParseException or CommandRuntimeException)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
 }

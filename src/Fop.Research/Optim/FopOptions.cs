@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Fop.Research.Optim;
 
 /// <summary>How beta, the weight of the Fisher-orthogonal component, is chosen.</summary>
@@ -22,6 +24,7 @@ public enum EtaReference
 public sealed record FopOptions
 {
     /// <summary>The KFAC base: curvature, damping, intervals, momentum, weight decay.</summary>
+    [JsonIgnore]
     public KfacOptions Kfac { get; init; } = KfacOptions.Paper;
     /// <summary>Add beta * g_perp to the mean gradient; off gives g_comb = g_avg (KFAC on the same split).</summary>
     public bool Projection { get; init; } = true;

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Fop.Research.Curvature;
 
 namespace Fop.Research.Optim;
@@ -8,7 +9,7 @@ public enum UnpreconditionedRule
     /// <summary>The same SGD with momentum and weight decay as the preconditioned layers.</summary>
     Sgd,
     /// <summary>AdamW, as the paper does for the ViT.</summary>
-    AdamW,
+    Adamw,
 }
 
 /// <summary>KFAC (fop-method.md §1), every choice a field. Validated by <see cref="Validate"/>, which every optimizer calls at construction.</summary>
@@ -29,12 +30,15 @@ public sealed record KfacOptions
     /// <summary>KL clipping kappa (kfac-pytorch); null turns it off.</summary>
     public double? KlClip { get; init; }
     /// <summary>Clip the global norm of the final directions to this value; null turns it off.</summary>
+    [JsonIgnore]
     public double? GradClip { get; init; }
     /// <summary>Momentum and weight decay applied to the preconditioned direction (and to other parameters when <see cref="Unpreconditioned"/> is Sgd).</summary>
+    [JsonIgnore]
     public SgdOptions Sgd { get; init; } = SgdOptions.Paper;
     /// <summary>Rule for parameters without a Kronecker block.</summary>
     public UnpreconditionedRule Unpreconditioned { get; init; } = UnpreconditionedRule.Sgd;
     /// <summary>AdamW settings when <see cref="Unpreconditioned"/> is AdamW.</summary>
+    [JsonIgnore]
     public AdamWOptions AdamW { get; init; } = AdamWOptions.Default;
     /// <summary>Which layers get a Kronecker block.</summary>
     public LayerSelection Layers { get; init; } = LayerSelection.All;
@@ -50,7 +54,7 @@ public sealed record KfacOptions
     {
         if (!Enum.IsDefined(Fisher)) throw new ArgumentOutOfRangeException(nameof(Fisher), Fisher, "fisher must be empirical, monte_carlo or exact.");
         if (EmaDecay is double rho && !(rho >= 0 && rho < 1)) throw new ArgumentOutOfRangeException(nameof(EmaDecay), rho, "ema_decay must lie in [0, 1) or be null (fresh factors).");
-        Damping.Validate("damping", 0, 1e6, minExclusive: true);
+        Damping.Validate("damping", 0, 1e12, minExclusive: true);
         if (!Enum.IsDefined(DampingForm)) throw new ArgumentOutOfRangeException(nameof(DampingForm), DampingForm, "damping_form must be pi_split or eigen.");
         if (CurvatureInterval < 1) throw new ArgumentOutOfRangeException(nameof(CurvatureInterval), CurvatureInterval, "curvature_interval must be >= 1.");
         if (InverseInterval < 1 || InverseInterval % CurvatureInterval != 0)

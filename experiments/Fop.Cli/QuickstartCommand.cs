@@ -1,0 +1,71 @@
+using System.ComponentModel;
+using Fop.Research.Plots;
+using Fop.Research.Training;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Fop.Cli;
+
+internal sealed class QuickstartCommand : Command<QuickstartCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--optimizers <LIST>"), Description("Comma-separated optimizers to compare.")]
+        public string Optimizers { get; init; } = "sgd,adamw,kfac,fop";
+
+        [CommandOption("--epochs <N>")]
+        public int Epochs { get; init; } = 3;
+
+        [CommandOption("--batch-size <N>")]
+        public int BatchSize { get; init; } = 256;
+
+        [CommandOption("--device <DEVICE>")]
+        public string Device { get; init; } = "cpu";
+
+        [CommandOption("--data-dir <DIR>")]
+        public string? DataDir { get; init; }
+
+        [CommandOption("--out <DIR>")]
+        public string Out { get; init; } = "runs/quickstart";
+    }
+
+    /// <summary>Per-optimizer learning rates for the small CNN at batch 256 (from short sweeps on this data).</summary>
+    static readonly Dictionary<string, string[]> Presets = new()
+    {
+        ["sgd"] = ["lr=0.05"],
+        ["adamw"] = ["lr=0.002", "adamw.weight_decay=0.01"],
+        ["kfac"] = ["lr=0.05", "kfac.damping=0.01"],
+        ["fop"] = ["lr=0.05", "kfac.damping=0.01"],
+    };
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
+    {
+        var names = settings.Optimizers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var summaries = new List<RunSummary>();
+        RunData? data = null;
+        try
+        {
+            foreach (var name in names)
+            {
+                if (!Presets.TryGetValue(name, out var preset)) throw new ArgumentException($"quickstart: unknown optimizer '{name}' (use {string.Join(", ", Presets.Keys)}).");
+                var sets = new List<string>
+                {
+                    "dataset=fashion-mnist", "model=smallcnn", $"optimizer={name}", $"name={name}", $"epochs={settings.Epochs}",
+                    $"batch_size={settings.BatchSize}", $"device={settings.Device}", $"output_dir={settings.Out}", "target_accuracy=0.88",
+                };
+                if (settings.DataDir != null) sets.Add($"data_dir={settings.DataDir}");
+                sets.AddRange(preset);
+                var config = ConfigFile.Load(null, sets);
+                data ??= RunData.Load(config, m => AnsiConsole.MarkupLine(Markup.Escape(m)));
+                summaries.Add(RunView.Run(config, data, Path.Combine(settings.Out, name), resume: false));
+            }
+        }
+        finally { data?.Dispose(); }
+        AnsiConsole.Write(RunView.SummaryTable(summaries));
+        var png = Path.Combine(settings.Out, "accuracy-vs-time.png");
+        RunPlots.Lines(png, $"Fashion-MNIST, small CNN, batch {settings.BatchSize}", "training seconds (evaluation excluded)", "test accuracy (%)",
+            summaries.Select(s => RunPlots.AccuracyOverTime(Path.Combine(settings.Out, s.Name), s.Optimizer)), target: 88);
+        AnsiConsole.MarkupLine(Markup.Escape($"plot: {png}"));
+        return 0;
+    }
+}

@@ -1,0 +1,56 @@
+using System.ComponentModel;
+using Fop.Research.Training;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Fop.Cli;
+
+/// <summary>Options every training command shares.</summary>
+internal class RunSettings : CommandSettings
+{
+    [CommandOption("--config <PATH>"), Description("JSON config (experiments/configs/...). Defaults apply when omitted.")]
+    public string? Config { get; init; }
+
+    [CommandOption("--set <KEY=VALUE>"), Description("Override a config key (dotted for sections: kfac.damping=1e-2). Repeatable.")]
+    public string[] Set { get; init; } = [];
+
+    [CommandOption("--device <DEVICE>"), Description("cpu, cuda or auto (overrides the config).")]
+    public string? Device { get; init; }
+
+    [CommandOption("--data-dir <DIR>"), Description("Folder to look in first for the data set.")]
+    public string? DataDir { get; init; }
+
+    [CommandOption("--out <DIR>"), Description("Root of run folders (overrides output_dir).")]
+    public string? Out { get; init; }
+
+    public RunConfig Load(params string[] extra)
+    {
+        var sets = Set.ToList();
+        if (Device != null) sets.Add($"device={Device}");
+        if (DataDir != null) sets.Add($"data_dir={DataDir}");
+        if (Out != null) sets.Add($"output_dir={Out}");
+        sets.AddRange(extra);
+        return ConfigFile.Load(Config, sets);
+    }
+}
+
+internal sealed class TrainCommand : Command<TrainCommand.Settings>
+{
+    public sealed class Settings : RunSettings
+    {
+        [CommandOption("--resume"), Description("Continue from the run folder's last checkpoint.")]
+        public bool Resume { get; init; }
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
+    {
+        var config = settings.Load();
+        var runDir = Path.Combine(config.OutputDir, config.Name);
+        using var data = RunData.Load(config, m => AnsiConsole.MarkupLine(Markup.Escape(m)));
+        AnsiConsole.MarkupLine(Markup.Escape($"{config.Name}: {config.Optimizer} on {config.Model}/{config.Dataset} ({data.Train.Count} train, {data.Test.Count} test), batch {config.BatchSize}" +
+            (config.MicroBatchSize > 0 ? $" in micro-batches of {config.MicroBatchSize}" : "") + $", lr {config.ScaledLr:g4}, {config.Epochs} epochs -> {runDir}"));
+        var summary = RunView.Run(config, data, runDir, settings.Resume);
+        AnsiConsole.Write(RunView.SummaryTable([summary]));
+        return 0;
+    }
+}

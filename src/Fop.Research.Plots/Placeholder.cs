@@ -1,1 +1,0 @@
-namespace Fop.Research.Plots; class Y{}

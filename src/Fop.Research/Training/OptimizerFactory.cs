@@ -1,0 +1,25 @@
+using Fop.Research.Curvature;
+using Fop.Research.Optim;
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Fop.Research.Training;
+
+/// <summary>Builds the optimizer a config names.</summary>
+public static class OptimizerFactory
+{
+    /// <summary>Creates sgd, adamw, kfac or fop for <paramref name="model"/> with the config's settings.</summary>
+    public static ModelOptimizer Create(RunConfig config, Module<Tensor, Tensor> model, Likelihood? likelihood = null)
+    {
+        likelihood ??= Likelihood.Categorical;
+        return config.Optimizer switch
+        {
+            "sgd" => FirstOrderOptimizer.Sgd(model, config.Sgd, likelihood, config.MicroBatchSize, config.GradClip),
+            "adamw" => FirstOrderOptimizer.AdamW(model, config.Adamw, likelihood, config.MicroBatchSize, config.GradClip),
+            "kfac" => new Kfac(model, config.EffectiveKfac, likelihood, config.MicroBatchSize, config.Seed),
+            "fop" => new Optim.Fop(model, config.EffectiveFop, likelihood, config.MicroBatchSize, config.Seed),
+            _ => throw new ArgumentException($"optimizer '{config.Optimizer}' is not one of {string.Join(", ", RunConfig.Optimizers)}."),
+        };
+    }
+}

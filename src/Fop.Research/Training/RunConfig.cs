@@ -1,0 +1,125 @@
+using System.Text.Json.Serialization;
+using Fop.Research.Data;
+using Fop.Research.Models;
+using Fop.Research.Optim;
+
+namespace Fop.Research.Training;
+
+/// <summary>
+/// Everything that defines one training run. Loaded from JSON (snake_case keys; unknown keys are errors) with
+/// <c>--set key=value</c> overrides checked against this record, validated before anything runs, and written
+/// next to the results as config.json.
+/// </summary>
+public sealed record RunConfig
+{
+    /// <summary>Run name (folder name under <see cref="OutputDir"/>).</summary>
+    public string Name { get; init; } = "run";
+    /// <summary>fashion-mnist, cifar10, cifar100, imagenet100 or imagefolder.</summary>
+    public string Dataset { get; init; } = "fashion-mnist";
+    /// <summary>Folder to look in first for the data set files.</summary>
+    public string? DataDir { get; init; }
+    /// <summary>Long-tailed training set with this imbalance factor (1: balanced). The test set stays balanced.</summary>
+    public double ImbalanceFactor { get; init; } = 1;
+    /// <summary>Use only the first N training examples (0: all); for smoke tests.</summary>
+    public int TrainSubset { get; init; }
+    /// <summary>Use only the first N test examples (0: all); for smoke tests.</summary>
+    public int TestSubset { get; init; }
+    /// <summary>Image side for image-folder data sets (stored and cropped size).</summary>
+    public int ImageSize { get; init; } = 224;
+    /// <summary>Model name: mlp, smallcnn, resnet18, resnet32, resnet50, vit.</summary>
+    public string Model { get; init; } = "smallcnn";
+    /// <summary>Hidden widths of the MLP.</summary>
+    public int[] MlpHidden { get; init; } = [512, 256];
+    /// <summary>sgd, adamw, kfac or fop.</summary>
+    public string Optimizer { get; init; } = "sgd";
+    /// <summary>Base learning rate (before linear scaling and schedule).</summary>
+    public double Lr { get; init; } = 0.05;
+    /// <summary>If set, lr is scaled by batch_size / base_batch_size (linear scaling rule).</summary>
+    public int? BaseBatchSize { get; init; }
+    /// <summary>Logical batch size (examples per optimizer step).</summary>
+    public int BatchSize { get; init; } = 128;
+    /// <summary>Largest chunk run through forward/backward at once (0: the whole batch); gradients accumulate.</summary>
+    public int MicroBatchSize { get; init; }
+    /// <summary>Batch size for evaluation.</summary>
+    public int EvalBatchSize { get; init; } = 2000;
+    /// <summary>Epoch budget.</summary>
+    public int Epochs { get; init; } = 2;
+    /// <summary>Stop after this many optimizer steps in total (0: no limit); for benchmarks and smoke tests.</summary>
+    public int MaxSteps { get; init; }
+    /// <summary>Learning-rate schedule.</summary>
+    public LrSchedule Schedule { get; init; } = new();
+    /// <summary>SGD settings (also the momentum/weight-decay tail of KFAC and FOP).</summary>
+    public SgdOptions Sgd { get; init; } = SgdOptions.Paper;
+    /// <summary>AdamW settings (also the rule for unpreconditioned parameters when kfac.unpreconditioned is adamw).</summary>
+    public AdamWOptions Adamw { get; init; } = AdamWOptions.Default;
+    /// <summary>KFAC settings (also FOP's curvature base).</summary>
+    public KfacOptions Kfac { get; init; } = KfacOptions.Paper;
+    /// <summary>FOP switches.</summary>
+    public FopOptions Fop { get; init; } = FopOptions.Paper;
+    /// <summary>Clip the global norm of the update directions (null: off).</summary>
+    public double? GradClip { get; init; }
+    /// <summary>Training augmentation.</summary>
+    public Augmentation Augment { get; init; } = Augmentation.None;
+    /// <summary>Test accuracy (0-1) whose first crossing defines time-to-target (null: none).</summary>
+    public double? TargetAccuracy { get; init; }
+    /// <summary>End the run at the first epoch that reaches the target.</summary>
+    public bool StopAtTarget { get; init; }
+    /// <summary>Seed of initialisation, data order, augmentation and Monte-Carlo labels.</summary>
+    public long Seed { get; init; }
+    /// <summary>cpu, cuda or auto.</summary>
+    public string Device { get; init; } = "cpu";
+    /// <summary>Intra-op threads (0: libtorch's default).</summary>
+    public int Threads { get; init; }
+    /// <summary>Also checkpoint every N steps (0: only at the end of each epoch).</summary>
+    public int CheckpointEverySteps { get; init; }
+    /// <summary>Root folder of run folders.</summary>
+    public string OutputDir { get; init; } = "runs";
+
+    /// <summary>The optimizer names a config may use.</summary>
+    public static IReadOnlyList<string> Optimizers { get; } = ["sgd", "adamw", "kfac", "fop"];
+    /// <summary>The data set names a config may use.</summary>
+    public static IReadOnlyList<string> Datasets { get; } = ["fashion-mnist", "cifar10", "cifar100", "imagenet100", "imagefolder"];
+
+    /// <summary>The learning rate after the linear scaling rule.</summary>
+    [JsonIgnore]
+    public double ScaledLr => LinearScaling.Apply(Lr, BatchSize, BaseBatchSize);
+
+    /// <summary>KFAC options with the run's SGD/AdamW tail and gradient clipping.</summary>
+    [JsonIgnore]
+    public KfacOptions EffectiveKfac => Kfac with { Sgd = Sgd, AdamW = Adamw, GradClip = GradClip };
+
+    /// <summary>FOP options on the run's KFAC base.</summary>
+    [JsonIgnore]
+    public FopOptions EffectiveFop => Fop with { Kfac = EffectiveKfac };
+
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid value.</summary>
+    public RunConfig Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Name) || Name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0) throw new ArgumentException($"name '{Name}' is not a valid folder name.");
+        if (!Datasets.Contains(Dataset)) throw new ArgumentException($"dataset '{Dataset}' is not one of {string.Join(", ", Datasets)}.");
+        if (!ModelCatalog.Names.Contains(Model)) throw new ArgumentException($"model '{Model}' is not one of {string.Join(", ", ModelCatalog.Names)}.");
+        if (!Optimizers.Contains(Optimizer)) throw new ArgumentException($"optimizer '{Optimizer}' is not one of {string.Join(", ", Optimizers)}.");
+        if (!(Lr > 0) || double.IsInfinity(Lr)) throw new ArgumentOutOfRangeException(nameof(Lr), Lr, "lr must be > 0.");
+        if (BaseBatchSize is int bb && bb <= 0) throw new ArgumentOutOfRangeException(nameof(BaseBatchSize), bb, "base_batch_size must be > 0 or null.");
+        if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "batch_size must be >= 1.");
+        if (Optimizer == "fop" && BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "fop needs batch_size >= 2 (two halves).");
+        if (MicroBatchSize < 0) throw new ArgumentOutOfRangeException(nameof(MicroBatchSize), MicroBatchSize, "micro_batch_size must be >= 0 (0: whole batch).");
+        if (EvalBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(EvalBatchSize), EvalBatchSize, "eval_batch_size must be >= 1.");
+        if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "epochs must be >= 1.");
+        if (MaxSteps < 0) throw new ArgumentOutOfRangeException(nameof(MaxSteps), MaxSteps, "max_steps must be >= 0.");
+        if (!(ImbalanceFactor >= 1)) throw new ArgumentOutOfRangeException(nameof(ImbalanceFactor), ImbalanceFactor, "imbalance_factor must be >= 1.");
+        if (TrainSubset < 0 || TestSubset < 0) throw new ArgumentException("train_subset and test_subset must be >= 0.");
+        if (TargetAccuracy is double t && !(t > 0 && t <= 1)) throw new ArgumentOutOfRangeException(nameof(TargetAccuracy), t, "target_accuracy must lie in (0, 1].");
+        if (Device is not ("cpu" or "cuda" or "auto")) throw new ArgumentException($"device '{Device}' is not cpu, cuda or auto.");
+        if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "threads must be >= 0.");
+        if (CheckpointEverySteps < 0) throw new ArgumentOutOfRangeException(nameof(CheckpointEverySteps), CheckpointEverySteps, "checkpoint_every_steps must be >= 0.");
+        if (GradClip is double c && !(c > 0)) throw new ArgumentOutOfRangeException(nameof(GradClip), c, "grad_clip must be > 0 or null.");
+        if (Augment.CropPadding < 0) throw new ArgumentOutOfRangeException(nameof(Augment), Augment.CropPadding, "augment.crop_padding must be >= 0.");
+        Schedule.Validate();
+        Sgd.Validate();
+        Adamw.Validate();
+        if (Optimizer == "kfac") EffectiveKfac.Validate();
+        if (Optimizer == "fop") EffectiveFop.Validate();
+        return this;
+    }
+}

@@ -1,0 +1,65 @@
+using Fop.Research.Data;
+
+namespace Fop.Research.Training;
+
+/// <summary>The training and test sets of a run, loaded as its config names them.</summary>
+public sealed class RunData(ImageDataset train, ImageDataset test) : IDisposable
+{
+    /// <summary>Training set (long-tailed and/or subset as configured).</summary>
+    public ImageDataset Train { get; } = train;
+    /// <summary>Test set (always balanced).</summary>
+    public ImageDataset Test { get; } = test;
+
+    /// <summary>Loads the data a config asks for; missing files raise an error that says how to get them.</summary>
+    public static RunData Load(RunConfig config, Action<string>? log = null)
+    {
+        ImageDataset train, test;
+        switch (config.Dataset)
+        {
+            case "fashion-mnist":
+            {
+                var dir = FashionMnist.Locate(config.DataDir, allowDownload: true, log);
+                train = FashionMnist.Load(dir, train: true);
+                test = FashionMnist.Load(dir, train: false);
+                break;
+            }
+            case "cifar10" or "cifar100":
+            {
+                int classes = config.Dataset == "cifar10" ? 10 : 100;
+                var dir = Cifar.Locate(classes, config.DataDir);
+                train = Cifar.Load(dir, classes, train: true);
+                test = Cifar.Load(dir, classes, train: false);
+                break;
+            }
+            case "imagenet100" or "imagefolder":
+            {
+                var root = config.DataDir ?? Path.Combine(DatasetFiles.RepositoryRoot() ?? ".", "datasets", "imagenet100");
+                if (!Directory.Exists(Path.Combine(root, "train")))
+                    throw new DatasetUnavailableException($"{root}/train not found. Build ImageNet-100 with `./fop prepare-imagenet100 --source <ImageNet-1K folder> --dest datasets/imagenet100`, or point --data-dir at a folder with train/ and val/ class folders.");
+                var only = config.Dataset == "imagenet100" ? ImageNet100.ClassIds : null;
+                int resize = (int)Math.Round(config.ImageSize / 0.875);
+                train = ImageFolder.Load(Path.Combine(root, "train"), resize, config.ImageSize, only, name: $"{config.Dataset}/train");
+                test = ImageFolder.Load(Path.Combine(root, "val"), resize, config.ImageSize, only, name: $"{config.Dataset}/val");
+                break;
+            }
+            default:
+                throw new ArgumentException($"dataset '{config.Dataset}' is not supported.");
+        }
+        if (config.ImbalanceFactor > 1)
+        {
+            var lt = LongTailed.Subset(train, config.ImbalanceFactor);
+            train.Dispose();
+            train = lt;
+        }
+        if (config.TrainSubset > 0) { var t = train.Take(config.TrainSubset); train.Dispose(); train = t; }
+        if (config.TestSubset > 0) { var t = test.Take(config.TestSubset); test.Dispose(); test = t; }
+        return new RunData(train, test);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Train.Dispose();
+        Test.Dispose();
+    }
+}

@@ -1,0 +1,65 @@
+namespace Fop.Research.Training;
+
+/// <summary>One row of metrics.csv: the state after an epoch.</summary>
+public sealed record EpochMetrics(int Epoch, long Steps, double Lr, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy,
+    double TrainSeconds, double EvalSeconds, int SkippedSteps)
+{
+    /// <summary>CSV header.</summary>
+    public const string Header = "epoch,steps,lr,train_loss,train_accuracy,test_loss,test_accuracy,train_seconds,eval_seconds,wall_seconds,skipped_steps";
+    /// <summary>CSV row.</summary>
+    public string ToCsv() => FormattableString.Invariant($"{Epoch},{Steps},{Lr:g6},{TrainLoss:g6},{TrainAccuracy:g6},{TestLoss:g6},{TestAccuracy:g6},{TrainSeconds:F3},{EvalSeconds:F3},{TrainSeconds + EvalSeconds:F3},{SkippedSteps}");
+}
+
+/// <summary>When test accuracy first reached the target.</summary>
+/// <param name="Epoch">Epochs completed (1-based) when it was first reached.</param>
+/// <param name="TrainSeconds">Wall-clock training seconds until then, evaluation excluded.</param>
+/// <param name="WallSeconds">Wall-clock seconds until then, evaluation included.</param>
+public sealed record TimeToTarget(int Epoch, double TrainSeconds, double WallSeconds);
+
+/// <summary>The outcome of a run (summary.json).</summary>
+public sealed record RunSummary
+{
+    /// <summary>Run name.</summary>
+    public string Name { get; init; } = "";
+    /// <summary>Optimizer name.</summary>
+    public string Optimizer { get; init; } = "";
+    /// <summary>Model name.</summary>
+    public string Model { get; init; } = "";
+    /// <summary>Logical batch size.</summary>
+    public int BatchSize { get; init; }
+    /// <summary>Learning rate after linear scaling.</summary>
+    public double Lr { get; init; }
+    /// <summary>Seed.</summary>
+    public long Seed { get; init; }
+    /// <summary>Epochs completed.</summary>
+    public int EpochsRun { get; init; }
+    /// <summary>Optimizer steps taken.</summary>
+    public long Steps { get; init; }
+    /// <summary>Best test accuracy over epochs.</summary>
+    public double BestTestAccuracy { get; init; }
+    /// <summary>Test accuracy after the last epoch.</summary>
+    public double FinalTestAccuracy { get; init; }
+    /// <summary>Target test accuracy, if any.</summary>
+    public double? TargetAccuracy { get; init; }
+    /// <summary>First crossing of the target, or null.</summary>
+    public TimeToTarget? TimeToTarget { get; init; }
+    /// <summary>Training seconds (evaluation excluded).</summary>
+    public double TrainSeconds { get; init; }
+    /// <summary>Evaluation seconds.</summary>
+    public double EvalSeconds { get; init; }
+    /// <summary>Median milliseconds per optimizer step.</summary>
+    public double MedianStepMs { get; init; }
+    /// <summary>Steps refused because of non-finite values.</summary>
+    public int SkippedSteps { get; init; }
+    /// <summary>Parameters with a curvature preconditioner.</summary>
+    public IReadOnlyList<string> PreconditionedParameters { get; init; } = [];
+    /// <summary>Warnings raised by the optimizer (deduplicated).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+    /// <summary>Whether the run reached its epoch budget (false when stopped early or interrupted).</summary>
+    public bool Completed { get; init; }
+    /// <summary>Device used.</summary>
+    public string Device { get; init; } = "";
+}
+
+/// <summary>Progress of a run, reported after every step.</summary>
+public sealed record TrainingProgress(int Epoch, int Epochs, int Step, int StepsPerEpoch, long GlobalStep, double Loss, double Accuracy, double? LastTestAccuracy, TimeSpan Elapsed, TimeSpan? Remaining);

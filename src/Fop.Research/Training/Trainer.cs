@@ -1,0 +1,240 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Fop.Research.Curvature;
+using Fop.Research.Data;
+using Fop.Research.Models;
+using Fop.Research.Optim;
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Fop.Research.Training;
+
+/// <summary>
+/// Runs a <see cref="RunConfig"/>: batches in a seed-determined order, one optimizer step each, evaluation every epoch,
+/// time-to-target, a run folder (config.json, metrics.csv, steps.csv, layers.csv, checkpoint.bin, summary.json), and
+/// resumption from the last checkpoint with the same trajectory as an uninterrupted run.
+/// </summary>
+public sealed class Trainer
+{
+    /// <summary>Consecutive refused steps after which the run stops: the model has diverged.</summary>
+    public const int MaxConsecutiveSkips = 20;
+
+    readonly RunConfig config;
+    readonly RunData data;
+
+    /// <summary>Creates a trainer for a validated config and its data.</summary>
+    public Trainer(RunConfig config, RunData data)
+    {
+        this.config = config.Validate();
+        this.data = data;
+    }
+
+    /// <summary>Called after every step.</summary>
+    public Action<TrainingProgress>? OnProgress { get; init; }
+    /// <summary>Called for messages worth showing (skipped steps, warnings, resumption).</summary>
+    public Action<string>? OnMessage { get; init; }
+    /// <summary>For tests: stop (as if killed) after this many steps of this process, right after a checkpoint write.</summary>
+    public long? StopAfterSteps { get; init; }
+    /// <summary>The model after <see cref="Run"/> (for notebooks and tests).</summary>
+    public Module<Tensor, Tensor>? Model { get; private set; }
+
+    sealed class State
+    {
+        public int Epoch { get; set; }
+        public int StepInEpoch { get; set; }
+        public long GlobalStep { get; set; }
+        public double TrainSeconds { get; set; }
+        public double EvalSeconds { get; set; }
+        public double EpochLossSum { get; set; }
+        public long EpochCorrect { get; set; }
+        public long EpochExamples { get; set; }
+        public int SkippedSteps { get; set; }
+        public double PlateauFactor { get; set; } = 1;
+        public double PlateauBest { get; set; } = double.NegativeInfinity;
+        public int PlateauBad { get; set; }
+        public List<double> StepMs { get; set; } = new();
+        public TimeToTarget? TimeToTarget { get; set; }
+        public double? LastTestAccuracy { get; set; }
+        public double BestTestAccuracy { get; set; }
+        public List<string> Warnings { get; set; } = new();
+    }
+
+    static readonly JsonSerializerOptions StateJson = new(ConfigFile.Json) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    /// <summary>Trains in <paramref name="runDir"/> (created); with <paramref name="resume"/>, continues from its checkpoint if there is one.</summary>
+    public RunSummary Run(string runDir, bool resume = false)
+    {
+        Directory.CreateDirectory(runDir);
+        if (config.Threads > 0) torch.set_num_threads(config.Threads);
+        var device = DeviceChoice.Resolve(config.Device);
+        var checkpointPath = Path.Combine(runDir, "checkpoint.bin");
+        File.WriteAllText(Path.Combine(runDir, "config.json"), ConfigFile.ToJson(config));
+
+        torch.manual_seed(config.Seed);
+        var model = ModelCatalog.Create(config.Model, data.Train.ExampleShape, data.Train.NumClasses, config.MlpHidden);
+        model.to(device);
+        Model = model;
+        using var optimizer = OptimizerFactory.Create(config, model);
+        var scheduler = new LrScheduler(config.Schedule, config.Epochs);
+        var state = new State();
+
+        if (resume && File.Exists(checkpointPath))
+        {
+            var (json, modelState, optimizerState) = Checkpoint.Load(checkpointPath);
+            state = JsonSerializer.Deserialize<State>(json, StateJson)!;
+            model.load_state_dict(modelState.ToDictionary(kv => kv.Key, kv => kv.Value.to(device)));
+            optimizer.LoadStateDict(optimizerState.ToDictionary(kv => kv.Key, kv => kv.Value.to(device)));
+            foreach (var t in modelState.Values.Concat(optimizerState.Values)) t.Dispose();
+            scheduler.PlateauState = (state.PlateauFactor, state.PlateauBest, state.PlateauBad);
+            OnMessage?.Invoke($"resumed from {checkpointPath} at epoch {state.Epoch + 1}, step {state.StepInEpoch} ({state.GlobalStep} steps done)");
+        }
+        else if (File.Exists(checkpointPath)) File.Delete(checkpointPath);
+
+        using var metrics = new CsvLog(Path.Combine(runDir, "metrics.csv"), EpochMetrics.Header, resume, keep: r => int.Parse(r[0]) <= state.Epoch);
+        using var steps = new CsvLog(Path.Combine(runDir, "steps.csv"), "step,epoch,lr,loss,accuracy,ms,skipped,beta,eta,s,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal", resume, keep: r => long.Parse(r[0]) < state.GlobalStep);
+        using var layers = new CsvLog(Path.Combine(runDir, "layers.csv"), "step,layer,s,beta,eta,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal", resume, keep: r => long.Parse(r[0]) < state.GlobalStep);
+
+        int n = data.Train.Count;
+        int stepsPerEpoch = BatchOrder.StepsPerEpoch(n, config.BatchSize);
+        double baseLr = config.ScaledLr;
+        long stepsThisProcess = 0;
+        int consecutiveSkips = 0;
+        var clock = Stopwatch.StartNew();
+        double startSeconds = state.TrainSeconds + state.EvalSeconds;
+        bool stopped = false, maxStepsReached = false;
+        var warningsSeen = state.Warnings.ToHashSet();
+
+        void SaveCheckpoint()
+        {
+            (state.PlateauFactor, state.PlateauBest, state.PlateauBad) = scheduler.PlateauState;
+            foreach (var w in optimizer.Warnings) if (warningsSeen.Add(w)) { state.Warnings.Add(w); OnMessage?.Invoke(w); }
+            optimizer.Warnings.Clear();
+            var optimizerState = optimizer.StateDict();
+            Checkpoint.Save(checkpointPath, JsonSerializer.Serialize(state, StateJson), model.state_dict(), optimizerState);
+            metrics.Flush(); steps.Flush(); layers.Flush();
+        }
+
+        for (; state.Epoch < config.Epochs && !stopped; state.Epoch++)
+        {
+            model.train();
+            using var permutation = BatchOrder.Permutation(n, config.Seed, state.Epoch);
+            for (; state.StepInEpoch < stepsPerEpoch; state.StepInEpoch++)
+            {
+                if (config.MaxSteps > 0 && state.GlobalStep >= config.MaxSteps) { maxStepsReached = true; break; }
+                using var scope = torch.NewDisposeScope();
+                var index = BatchOrder.BatchIndices(permutation, state.StepInEpoch, config.BatchSize);
+                var x = data.Train.FloatImages(index);
+                if (!config.Augment.IsIdentity)
+                {
+                    using var g = BatchOrder.Generator(config.Seed, 2, state.Epoch, state.StepInEpoch);
+                    x = config.Augment.Apply(x, g);
+                }
+                x = x.to(device);
+                var y = data.Train.Labels.index_select(0, index).to(device);
+                double lr = baseLr * scheduler.Factor(state.Epoch + state.StepInEpoch / (double)stepsPerEpoch);
+
+                var sw = Stopwatch.StartNew();
+                var result = optimizer.Step(x, y, lr);
+                double ms = sw.Elapsed.TotalMilliseconds;
+                state.TrainSeconds += ms / 1000;
+                state.StepMs.Add(ms);
+
+                if (result.Skipped)
+                {
+                    state.SkippedSteps++;
+                    OnMessage?.Invoke($"step {state.GlobalStep}: {result.Message}");
+                    if (++consecutiveSkips >= MaxConsecutiveSkips)
+                        throw new InvalidOperationException($"{MaxConsecutiveSkips} consecutive steps had non-finite loss or gradients (last at step {state.GlobalStep}); the run has diverged. Lower the learning rate or raise damping.");
+                }
+                else
+                {
+                    consecutiveSkips = 0;
+                    state.EpochLossSum += result.LossSum;
+                    state.EpochCorrect += result.Correct;
+                    state.EpochExamples += result.Examples;
+                }
+                var fd = result.Fop;
+                steps.Append(FormattableString.Invariant($"{state.GlobalStep},{state.Epoch + 1},{lr:g6},{result.Loss:g6},{result.Correct / (double)Math.Max(1, result.Examples):g6},{ms:F1},{(result.Skipped ? 1 : 0)},{fd?.MeanBeta:g6},{fd?.MeanEta:g6},{fd?.MeanS:g6},{fd?.CosG1G2:g6},{fd?.MeanPerpRatio:g6},{fd?.KlBase:g6},{fd?.KlCross:g6},{fd?.KlOrthogonal:g6}"));
+                if (fd is not null)
+                    foreach (var l in fd.Layers)
+                        layers.Append(FormattableString.Invariant($"{state.GlobalStep},{l.Layer},{l.S:g6},{l.Beta:g6},{l.Eta:g6},{l.CosG1G2:g6},{l.PerpRatio:g6},{l.KlBase:g6},{l.KlCross:g6},{l.KlOrthogonal:g6}"));
+                state.GlobalStep++;
+                stepsThisProcess++;
+
+                double elapsed = clock.Elapsed.TotalSeconds;
+                long totalSteps = (long)config.Epochs * stepsPerEpoch;
+                if (config.MaxSteps > 0) totalSteps = Math.Min(totalSteps, config.MaxSteps);
+                double rate = elapsed / stepsThisProcess;
+                OnProgress?.Invoke(new TrainingProgress(state.Epoch + 1, config.Epochs, state.StepInEpoch + 1, stepsPerEpoch, state.GlobalStep,
+                    state.EpochLossSum / Math.Max(1, state.EpochExamples), state.EpochCorrect / (double)Math.Max(1, state.EpochExamples), state.LastTestAccuracy,
+                    TimeSpan.FromSeconds(startSeconds + elapsed), TimeSpan.FromSeconds(rate * Math.Max(0, totalSteps - state.GlobalStep))));
+
+                bool periodic = config.CheckpointEverySteps > 0 && state.GlobalStep % config.CheckpointEverySteps == 0;
+                if (periodic || (StopAfterSteps is long stopAt && stepsThisProcess >= stopAt))
+                {
+                    state.StepInEpoch++;
+                    SaveCheckpoint();
+                    state.StepInEpoch--;
+                }
+                if (StopAfterSteps is long stop && stepsThisProcess >= stop) { stopped = true; break; }
+            }
+            if (stopped) break;
+            if (maxStepsReached && state.StepInEpoch == 0) break;
+
+            var evalClock = Stopwatch.StartNew();
+            var (testLoss, testAccuracy) = Evaluate(model, data.Test, config.EvalBatchSize, device);
+            state.EvalSeconds += evalClock.Elapsed.TotalSeconds;
+            scheduler.EndEpoch(testAccuracy);
+            state.LastTestAccuracy = testAccuracy;
+            state.BestTestAccuracy = Math.Max(state.BestTestAccuracy, testAccuracy);
+            double epochLr = baseLr * scheduler.Factor(state.Epoch + 1);
+            metrics.Append(new EpochMetrics(state.Epoch + 1, state.GlobalStep, epochLr, state.EpochLossSum / Math.Max(1, state.EpochExamples),
+                state.EpochCorrect / (double)Math.Max(1, state.EpochExamples), testLoss, testAccuracy, state.TrainSeconds, state.EvalSeconds, state.SkippedSteps).ToCsv());
+            if (config.TargetAccuracy is double target && state.TimeToTarget is null && testAccuracy >= target)
+                state.TimeToTarget = new TimeToTarget(state.Epoch + 1, state.TrainSeconds, state.TrainSeconds + state.EvalSeconds);
+            state.StepInEpoch = 0;
+            state.EpochLossSum = 0;
+            state.EpochCorrect = state.EpochExamples = 0;
+            bool done = (config.StopAtTarget && state.TimeToTarget is not null) || maxStepsReached;
+            state.Epoch++;
+            SaveCheckpoint();
+            state.Epoch--;
+            if (done) { state.Epoch++; break; }
+        }
+
+        var sorted = state.StepMs.OrderBy(v => v).ToArray();
+        var summary = new RunSummary
+        {
+            Name = config.Name, Optimizer = config.Optimizer, Model = config.Model, BatchSize = config.BatchSize, Lr = baseLr, Seed = config.Seed,
+            EpochsRun = Math.Min(state.Epoch, config.Epochs), Steps = state.GlobalStep, BestTestAccuracy = state.BestTestAccuracy,
+            FinalTestAccuracy = state.LastTestAccuracy ?? double.NaN, TargetAccuracy = config.TargetAccuracy, TimeToTarget = state.TimeToTarget,
+            TrainSeconds = state.TrainSeconds, EvalSeconds = state.EvalSeconds, MedianStepMs = sorted.Length == 0 ? double.NaN : sorted[sorted.Length / 2],
+            SkippedSteps = state.SkippedSteps, PreconditionedParameters = optimizer.PreconditionedParameters, Warnings = state.Warnings,
+            Completed = !stopped && state.Epoch >= config.Epochs, Device = device.type.ToString().ToLowerInvariant(),
+        };
+        if (!stopped) File.WriteAllText(Path.Combine(runDir, "summary.json"), JsonSerializer.Serialize(summary, StateJson));
+        return summary;
+    }
+
+    /// <summary>Mean loss and accuracy of <paramref name="model"/> on a data set, in eval mode without gradients.</summary>
+    public static (double Loss, double Accuracy) Evaluate(Module<Tensor, Tensor> model, ImageDataset set, int batchSize, Device device)
+    {
+        model.eval();
+        using var noGrad = torch.no_grad();
+        double lossSum = 0;
+        long correct = 0;
+        for (int start = 0; start < set.Count; start += batchSize)
+        {
+            using var scope = torch.NewDisposeScope();
+            var idx = torch.arange(start, Math.Min(set.Count, start + batchSize), dtype: ScalarType.Int64);
+            var x = set.FloatImages(idx).to(device);
+            var y = set.Labels.index_select(0, idx).to(device);
+            var outputs = model.call(x);
+            lossSum += Likelihood.Categorical.LossSum(outputs, y).to_type(ScalarType.Float64).item<double>();
+            correct += Likelihood.Categorical.Correct(outputs, y);
+        }
+        model.train();
+        return (lossSum / Math.Max(1, set.Count), correct / (double)Math.Max(1, set.Count));
+    }
+}
