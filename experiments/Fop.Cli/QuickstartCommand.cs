@@ -34,8 +34,8 @@ internal sealed class QuickstartCommand : Command<QuickstartCommand.Settings>
     {
         ["sgd"] = ["lr=0.05"],
         ["adamw"] = ["lr=0.002", "adamw.weight_decay=0.01"],
-        ["kfac"] = ["lr=0.05", "kfac.damping=0.01"],
-        ["fop"] = ["lr=0.05", "kfac.damping=0.01"],
+        ["kfac"] = ["lr=0.003", "kfac.damping=0.01"],
+        ["fop"] = ["lr=0.003", "kfac.damping=0.01"],
     };
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)

@@ -87,7 +87,7 @@ internal static class TestModels
         return torch.diag(p) - p.outer(p);
     }
 
-    public static double MaxAbs(Tensor a, Tensor b) => (a - b).abs().max().item<double>();
+    public static double MaxAbs(Tensor a, Tensor b) => (a.to_type(ScalarType.Float64) - b.to_type(ScalarType.Float64)).abs().max().item<double>();
 
     public static Dictionary<string, Tensor> Snapshot(Module model) => model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
 }

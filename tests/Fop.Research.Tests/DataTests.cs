@@ -1,0 +1,167 @@
+using Fop.Research.Data;
+using SkiaSharp;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Fop.Research.Tests;
+
+/// <summary>Loaders on small files written in exactly the official formats; corrupt files name themselves.</summary>
+public sealed class DataTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("fop-data-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    static byte[] Pixels(int n, int size, int seed)
+    {
+        var r = new Random(seed);
+        var b = new byte[n * size];
+        r.NextBytes(b);
+        return b;
+    }
+
+    internal static void WriteFashionMnist(string dir, int train, int test)
+    {
+        foreach (var (prefix, n) in new[] { ("train", train), ("t10k", test) })
+        {
+            IdxFile.WriteImages(Path.Combine(dir, $"{prefix}-images-idx3-ubyte.gz"), Pixels(n, 784, n), n, 28, 28);
+            IdxFile.WriteLabels(Path.Combine(dir, $"{prefix}-labels-idx1-ubyte.gz"), Enumerable.Range(0, n).Select(i => (byte)(i % 10)).ToArray());
+        }
+    }
+
+    [Fact]
+    public void FashionMnistIdxFilesRoundTrip()
+    {
+        WriteFashionMnist(dir, 30, 20);
+        Assert.Equal(dir, FashionMnist.Locate(dir, allowDownload: false));
+        using var train = FashionMnist.Load(dir, train: true);
+        Assert.Equal(30, train.Count);
+        Assert.Equal([1L, 28, 28], train.ExampleShape);
+        Assert.Equal(Pixels(30, 784, 30), train.Images.data<byte>().ToArray());
+        Assert.Equal(3, train.ClassCounts()[0]);
+    }
+
+    [Fact]
+    public void TruncatedIdxFileIsAnErrorNamingTheFile()
+    {
+        WriteFashionMnist(dir, 10, 10);
+        var path = Path.Combine(dir, "train-images-idx3-ubyte.gz");
+        var raw = Path.Combine(dir, "short-idx3-ubyte");
+        IdxFile.WriteImages(raw, Pixels(10, 784, 1), 10, 28, 28);
+        File.WriteAllBytes(raw, File.ReadAllBytes(raw)[..5000]);
+        var e = Assert.Throws<InvalidDataException>(() => IdxFile.ReadImages(raw));
+        Assert.Contains(raw, e.Message);
+        Assert.Contains("truncated", e.Message);
+        File.WriteAllBytes(path, [1, 2, 3, 4, 5]);
+        Assert.Contains(path, Assert.Throws<InvalidDataException>(() => FashionMnist.Load(dir, true)).Message);
+    }
+
+    [Fact]
+    public void MissingDataSaysHowToGetIt()
+    {
+        var e = Assert.Throws<DatasetUnavailableException>(() => Cifar.Locate(10, Path.Combine(dir, "nothing")));
+        Assert.Contains("datasets/cifar.sh", e.Message);
+    }
+
+    [Theory]
+    [InlineData(10)]
+    [InlineData(100)]
+    public void CifarBinaryFilesRoundTrip(int classes)
+    {
+        var folder = Path.Combine(dir, Cifar.FolderFor(classes));
+        Directory.CreateDirectory(folder);
+        int perFile = 7;
+        var files = Cifar.FileNames(classes, true).Concat(Cifar.FileNames(classes, false)).ToArray();
+        foreach (var (name, i) in files.Select((f, i) => (f, i)))
+            Cifar.Write(Path.Combine(folder, name), classes, Pixels(perFile, 3072, i), Enumerable.Range(0, perFile).Select(k => (byte)((k + i) % classes)).ToArray(), Enumerable.Repeat((byte)3, perFile).ToArray());
+        Assert.Equal(folder, Cifar.Locate(classes, dir));
+        using var train = Cifar.Load(folder, classes, train: true);
+        Assert.Equal(perFile * Cifar.FileNames(classes, true).Length, train.Count);
+        Assert.Equal([3L, 32, 32], train.ExampleShape);
+        Assert.Equal(Pixels(perFile, 3072, 0), train.Images.narrow(0, 0, perFile).data<byte>().ToArray());
+        Assert.Equal(1, train.Labels[1].item<long>());
+    }
+
+    [Fact]
+    public void CorruptCifarFileIsAnErrorNamingTheFile()
+    {
+        var folder = Path.Combine(dir, "c10");
+        Directory.CreateDirectory(folder);
+        foreach (var name in Cifar.FileNames(10, true)) Cifar.Write(Path.Combine(folder, name), 10, Pixels(2, 3072, 0), [1, 2]);
+        var bad = Path.Combine(folder, "data_batch_3.bin");
+        File.WriteAllBytes(bad, File.ReadAllBytes(bad)[..4000]);
+        var e = Assert.Throws<InvalidDataException>(() => Cifar.Load(folder, 10, true));
+        Assert.Contains(bad, e.Message);
+        Cifar.Write(bad, 10, Pixels(1, 3072, 0), [42]);
+        Assert.Contains("label 42", Assert.Throws<InvalidDataException>(() => Cifar.Load(folder, 10, true)).Message);
+    }
+
+    [Fact]
+    public void LongTailedProfileFollowsTheExponentialRule()
+    {
+        Assert.Equal([5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50], LongTailed.ClassSizes(5000, 10, 100));
+        using var balanced = new ImageDataset("toy", torch.zeros(1000, 1, 2, 2, dtype: ScalarType.Byte), torch.arange(1000) % 10, 10, Normalization.FashionMnist);
+        using var lt = LongTailed.Subset(balanced, 10);
+        Assert.Equal(LongTailed.ClassSizes(100, 10, 10).Select(v => (long)v).ToArray(), lt.ClassCounts());
+        Assert.Throws<ArgumentOutOfRangeException>(() => LongTailed.ClassSizes(100, 10, 0.5));
+    }
+
+    [Fact]
+    public void AugmentationIsDeterministicPerGeneratorAndShiftsWithinThePadding()
+    {
+        var x = torch.arange(2 * 1 * 6 * 6, dtype: ScalarType.Float32).view(2, 1, 6, 6) + 1;
+        var aug = new Augmentation(2, true);
+        var a = aug.Apply(x, new Generator(5));
+        var b = aug.Apply(x, new Generator(5));
+        Assert.True(a.equal(b).all().item<bool>());
+        Assert.Equal(x.shape, a.shape);
+        // Every output pixel is a zero from the padding or an input pixel of the same image.
+        for (int i = 0; i < 2; i++)
+        {
+            var values = x[i].flatten().data<float>().ToHashSet();
+            Assert.All(a[i].flatten().data<float>().ToArray(), v => Assert.True(v == 0 || values.Contains(v)));
+        }
+        var noPad = new Augmentation(0, false).Apply(x, new Generator(1));
+        Assert.True(noPad.equal(x).all().item<bool>());
+    }
+
+    [Fact]
+    public void ImageFolderDecodesResizesAndCropsPngs()
+    {
+        foreach (var (cls, color) in new[] { ("cat", SKColors.Red), ("dog", SKColors.Blue) })
+        {
+            Directory.CreateDirectory(Path.Combine(dir, "imgs", cls));
+            for (int i = 0; i < 2; i++)
+            {
+                using var bmp = new SKBitmap(40, 30);
+                bmp.Erase(color);
+                using var data = bmp.Encode(SKEncodedImageFormat.Png, 100);
+                File.WriteAllBytes(Path.Combine(dir, "imgs", cls, $"{i}.png"), data.ToArray());
+            }
+        }
+        File.WriteAllText(Path.Combine(dir, "imgs", "dog", "broken.png"), "not an image");
+        var e = Assert.Throws<AggregateException>(() => ImageFolder.Load(Path.Combine(dir, "imgs"), 20, 16));
+        Assert.Contains("broken.png", e.InnerExceptions[0].Message);
+        File.Delete(Path.Combine(dir, "imgs", "dog", "broken.png"));
+        using var set = ImageFolder.Load(Path.Combine(dir, "imgs"), 20, 16);
+        Assert.Equal(4, set.Count);
+        Assert.Equal([3L, 16, 16], set.ExampleShape);
+        Assert.Equal([0L, 0, 1, 1], set.Labels.data<long>().ToArray());
+        Assert.Equal(255, set.Images[0, 0, 8, 8].item<byte>());
+        Assert.Equal(255, set.Images[3, 2, 8, 8].item<byte>());
+        Assert.Equal(100, ImageNet100.ClassIds.Distinct().Count());
+    }
+
+    [Fact]
+    public void BatchOrderDependsOnlyOnSeedAndEpoch()
+    {
+        var a = BatchOrder.Permutation(100, 7, 3);
+        var b = BatchOrder.Permutation(100, 7, 3);
+        var c = BatchOrder.Permutation(100, 7, 4);
+        Assert.True(a.equal(b).all().item<bool>());
+        Assert.False(a.equal(c).all().item<bool>());
+        Assert.Equal(100, a.unique().Item1.shape[0]);
+        Assert.Equal(4, BatchOrder.StepsPerEpoch(100, 30));
+        Assert.Equal(10, BatchOrder.BatchIndices(a, 3, 30).shape[0]);
+    }
+}

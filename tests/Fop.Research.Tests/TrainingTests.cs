@@ -1,0 +1,108 @@
+using System.Text.Json;
+using Fop.Research.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Fop.Research.Tests;
+
+/// <summary>Config overrides, resumption with an identical trajectory, determinism and time-to-target.</summary>
+public sealed class TrainingTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("fop-train-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    RunConfig SmallRun(string optimizer, params string[] sets)
+    {
+        var data = Path.Combine(dir, "fmnist");
+        if (!Directory.Exists(data)) { Directory.CreateDirectory(data); DataTests.WriteFashionMnist(data, 120, 40); }
+        return ConfigFile.Load(null, new[]
+        {
+            "model=mlp", "mlp_hidden=[16]", $"optimizer={optimizer}", $"data_dir={data}", "batch_size=24", "epochs=2", "lr=0.01",
+            "kfac.curvature_interval=2", "kfac.inverse_interval=4", "fop.diagnostics_interval=1", $"output_dir={dir}", "target_accuracy=0.05",
+        }.Concat(sets));
+    }
+
+    static Dictionary<string, Tensor> Weights(Trainer t) => t.Model!.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+
+    [Theory]
+    [InlineData("sgd")]
+    [InlineData("kfac")]
+    [InlineData("fop")]
+    public void ARunKilledMidEpochAndResumedEndsWithTheSameWeights(string optimizer)
+    {
+        var config = SmallRun(optimizer, "name=full", "augment={\"crop_padding\":2,\"horizontal_flip\":true}");
+        using var data = RunData.Load(config);
+        var full = new Trainer(config, data);
+        var reference = full.Run(Path.Combine(dir, "full"));
+        var expected = Weights(full);
+
+        var runDir = Path.Combine(dir, "killed");
+        var killed = new Trainer(config, data) { StopAfterSteps = 7 };   // 5 steps per epoch: dies inside epoch 2
+        var partial = killed.Run(runDir);
+        Assert.False(partial.Completed);
+        Assert.False(File.Exists(Path.Combine(runDir, "summary.json")));
+        var resumed = new Trainer(config, data);
+        var summary = resumed.Run(runDir, resume: true);
+        Assert.True(summary.Completed);
+        foreach (var (k, v) in Weights(resumed)) Assert.True(TestModels.MaxAbs(v, expected[k]) == 0, $"{k} differs after resume");
+        Assert.Equal(reference.Steps, summary.Steps);
+        Assert.Equal(reference.FinalTestAccuracy, summary.FinalTestAccuracy);
+        // The logs hold each step and epoch once.
+        Assert.Equal(reference.Steps, File.ReadAllLines(Path.Combine(runDir, "steps.csv")).Length - 1);
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(runDir, "metrics.csv")).Length - 1);
+    }
+
+    [Fact]
+    public void RunsAreDeterministicForASeedAndWriteTheirFolder()
+    {
+        var config = SmallRun("fop", "name=a");
+        using var data = RunData.Load(config);
+        var a = new Trainer(config, data);
+        var sa = a.Run(Path.Combine(dir, "a"));
+        var b = new Trainer(config, data);
+        b.Run(Path.Combine(dir, "b"));
+        var wb = Weights(b);
+        foreach (var (k, v) in Weights(a)) Assert.True(TestModels.MaxAbs(v, wb[k]) == 0);
+        foreach (var f in new[] { "config.json", "metrics.csv", "steps.csv", "layers.csv", "summary.json", "checkpoint.bin" })
+            Assert.True(File.Exists(Path.Combine(dir, "a", f)), f);
+        Assert.Equal(ConfigFile.ToJson(config), ConfigFile.ToJson(ConfigFile.Load(Path.Combine(dir, "a", "config.json"))));
+        Assert.NotNull(sa.TimeToTarget);
+        Assert.Equal(1, sa.TimeToTarget!.Epoch);
+        Assert.True(sa.TimeToTarget.WallSeconds >= sa.TimeToTarget.TrainSeconds);
+        Assert.Contains("fc", File.ReadAllLines(Path.Combine(dir, "a", "layers.csv"))[1]);
+        Assert.NotEmpty(sa.PreconditionedParameters);
+    }
+
+    [Fact]
+    public void FullBatchWithMicroBatchesTakesOneStepPerEpoch()
+    {
+        var config = SmallRun("fop", "name=fullbatch", "batch_size=120", "micro_batch_size=16");
+        using var data = RunData.Load(config);
+        var s = new Trainer(config, data).Run(Path.Combine(dir, "fullbatch"));
+        Assert.Equal(2, s.Steps);
+    }
+
+    [Fact]
+    public void OverridesAreCheckedAgainstTheRecord()
+    {
+        var c = ConfigFile.Load(null, ["optimizer=fop", "kfac.damping=0.05", "fop.projection=false", "fop.beta=fixed", "fop.fixed_beta=0.5", "kfac.fisher=empirical", "kfac.ema_decay=0.9", "schedule.kind=cosine"]);
+        Assert.Equal(0.05, c.EffectiveFop.Kfac.Damping.Start);
+        Assert.False(c.Fop.Projection);
+        Assert.Equal(Optim.BetaRule.Fixed, c.Fop.Beta);
+        Assert.Equal(0.9, c.Kfac.EmaDecay);
+        Assert.Contains("unknown key 'dampng'", Assert.Throws<ArgumentException>(() => ConfigFile.Load(null, ["kfac.dampng=1"])).Message);
+        Assert.Contains("damping", Assert.ThrowsAny<ArgumentException>(() => ConfigFile.Load(null, ["optimizer=kfac", "kfac.damping=-1"])).Message);
+        Assert.Contains("optimizer", Assert.Throws<ArgumentException>(() => ConfigFile.Load(null, ["optimizer=lbfgs"])).Message);
+        Assert.Equal(0.1 * 4096 / 256, ConfigFile.Load(null, ["lr=0.1", "base_batch_size=256", "batch_size=4096"]).ScaledLr, 12);
+    }
+
+    [Fact]
+    public void EveryCommittedConfigLoads()
+    {
+        var root = Data.DatasetFiles.RepositoryRoot() ?? throw new InvalidOperationException("repository root not found");
+        var files = Directory.GetFiles(Path.Combine(root, "experiments", "configs"), "*.json", SearchOption.AllDirectories);
+        Assert.NotEmpty(files);
+        foreach (var f in files) ConfigFile.Load(f);
+    }
+}
