@@ -70,7 +70,7 @@ public sealed class TrainingTests : IDisposable
         Assert.NotNull(sa.TimeToTarget);
         Assert.Equal(1, sa.TimeToTarget!.Epoch);
         Assert.True(sa.TimeToTarget.WallSeconds >= sa.TimeToTarget.TrainSeconds);
-        Assert.Contains("fc", File.ReadAllLines(Path.Combine(dir, "a", "layers.csv"))[1]);
+        Assert.Contains("layers.0", File.ReadAllLines(Path.Combine(dir, "a", "layers.csv"))[1]);
         Assert.NotEmpty(sa.PreconditionedParameters);
     }
 
