@@ -51,7 +51,7 @@ internal sealed class QuickstartCommand : Command<QuickstartCommand.Settings>
                 var sets = new List<string>
                 {
                     "dataset=fashion-mnist", "model=smallcnn", $"optimizer={name}", $"name={name}", $"epochs={settings.Epochs}",
-                    $"batch_size={settings.BatchSize}", $"device={settings.Device}", $"output_dir={settings.Out}", "target_accuracy=0.88",
+                    $"batch_size={settings.BatchSize}", $"device={settings.Device}", $"output_dir={settings.Out}", "target_accuracy=0.88", "schedule.kind=cosine",
                 };
                 if (settings.DataDir != null) sets.Add($"data_dir={settings.DataDir}");
                 sets.AddRange(preset);

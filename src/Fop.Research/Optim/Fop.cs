@@ -10,31 +10,25 @@ namespace Fop.Research.Optim;
 /// adaptive beta and layer-wise eta -> KL clip -> momentum / weight decay -> step. Parameters without a Kronecker block
 /// step with g_avg.
 /// </summary>
-public sealed class Fop : ModelOptimizer
+public sealed class Fop : NaturalGradientOptimizer
 {
     readonly FopOptions options;
-    readonly NaturalGradientTail tail;
     readonly IDualGradientSource source;
 
     /// <summary>Creates FOP for <paramref name="model"/>; invalid options throw here.</summary>
     public Fop(Module<Tensor, Tensor> model, FopOptions options, Likelihood? likelihood = null, int microBatchSize = 0, long seed = 0, IDualGradientSource? source = null)
-        : base("fop", model, likelihood ?? Likelihood.Categorical, microBatchSize, seed)
+        : base("fop", model, Validated(options).Kfac, likelihood, microBatchSize, seed)
     {
-        options.Validate();
         this.options = options;
         this.source = source ?? HalfBatchSplit.Instance;
-        Curvature = new KfacCurvature(model, options.Kfac, Likelihood, seed);
-        tail = new NaturalGradientTail(options.Kfac);
     }
 
-    /// <summary>The curvature state (layers, factors, preconditioners).</summary>
-    public KfacCurvature Curvature { get; }
+    static FopOptions Validated(FopOptions options) { options.Validate(); return options; }
+
     /// <summary>The options in force.</summary>
     public FopOptions Options => options;
     /// <summary>Internals of the latest step that computed them.</summary>
     public FopDiagnostics? LastDiagnostics { get; private set; }
-    /// <inheritdoc />
-    public override IReadOnlyList<string> PreconditionedParameters => Curvature.ParameterNames(Model);
 
     /// <inheritdoc />
     protected override StepResult StepCore(Tensor inputs, Tensor targets, double lr)
@@ -83,30 +77,9 @@ public sealed class Fop : ModelOptimizer
         FopDiagnostics? report = perLayer.Count > 0 ? new FopDiagnostics(perLayer, diagnostics && n1 > 0 && n2 > 0 ? dot12 / Math.Sqrt(n1 * n2) : double.NaN) : null;
         LastDiagnostics = report ?? LastDiagnostics;
 
-        double nu = tail.KlClipFactor(directions.Zip(averages), lr);
+        double nu = Tail.KlClipFactor(directions.Zip(averages), lr);
         if (nu != 1.0) foreach (var d in directions) d.mul_(nu);
-        tail.Apply(layers, directions, Parameters, i => (dual.First[i] + dual.Second[i]) * 0.5, lr);
+        Tail.Apply(layers, directions, Parameters, i => (dual.First[i] + dual.Second[i]) * 0.5, lr);
         return new StepResult(dual.LossSum, dual.Correct, dual.Examples, Fop: report);
-    }
-
-    /// <inheritdoc />
-    protected override void SaveState(IDictionary<string, Tensor> state)
-    {
-        tail.SaveState(state);
-        Curvature.SaveState(state);
-    }
-
-    /// <inheritdoc />
-    protected override void LoadState(IReadOnlyDictionary<string, Tensor> state)
-    {
-        tail.LoadState(state);
-        Curvature.LoadState(state);
-    }
-
-    /// <inheritdoc />
-    public override void Dispose()
-    {
-        Curvature.Dispose();
-        base.Dispose();
     }
 }

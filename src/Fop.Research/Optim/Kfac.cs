@@ -9,27 +9,16 @@ namespace Fop.Research.Optim;
 /// KFAC (Martens and Grosse 2015; KFC for convolutions): capture -> factors -> preconditioner -> KL clip ->
 /// momentum / weight decay -> step. Curvature and inverses are refreshed on their intervals.
 /// </summary>
-public sealed class Kfac : ModelOptimizer
+public sealed class Kfac : NaturalGradientOptimizer
 {
     readonly KfacOptions options;
-    readonly NaturalGradientTail tail;
 
     /// <summary>Creates KFAC for <paramref name="model"/>; invalid options throw here.</summary>
     public Kfac(Module<Tensor, Tensor> model, KfacOptions options, Likelihood? likelihood = null, int microBatchSize = 0, long seed = 0)
-        : base("kfac", model, likelihood ?? Likelihood.Categorical, microBatchSize, seed)
-    {
-        options.Validate();
-        this.options = options;
-        Curvature = new KfacCurvature(model, options, Likelihood, seed);
-        tail = new NaturalGradientTail(options);
-    }
+        : base("kfac", model, options, likelihood, microBatchSize, seed) => this.options = options;
 
-    /// <summary>The curvature state (layers, factors, preconditioners).</summary>
-    public KfacCurvature Curvature { get; }
     /// <summary>The options in force.</summary>
     public KfacOptions Options => options;
-    /// <inheritdoc />
-    public override IReadOnlyList<string> PreconditionedParameters => Curvature.ParameterNames(Model);
 
     /// <inheritdoc />
     protected override StepResult StepCore(Tensor inputs, Tensor targets, double lr)
@@ -49,30 +38,9 @@ public sealed class Kfac : ModelOptimizer
         var layers = Curvature.Layers;
         var gradientMatrices = layers.Select(l => l.GradientMatrix()).ToList();
         var directions = gradientMatrices.Select((g, i) => Curvature.Precondition(i, g, Warnings)).ToList();
-        double nu = tail.KlClipFactor(directions.Zip(gradientMatrices), lr);
+        double nu = Tail.KlClipFactor(directions.Zip(gradientMatrices), lr);
         if (nu != 1.0) foreach (var d in directions) d.mul_(nu);
-        tail.Apply(layers, directions, Parameters, i => grads[i], lr);
+        Tail.Apply(layers, directions, Parameters, i => grads[i], lr);
         return new StepResult(lossSum, correct, n);
-    }
-
-    /// <inheritdoc />
-    protected override void SaveState(IDictionary<string, Tensor> state)
-    {
-        tail.SaveState(state);
-        Curvature.SaveState(state);
-    }
-
-    /// <inheritdoc />
-    protected override void LoadState(IReadOnlyDictionary<string, Tensor> state)
-    {
-        tail.LoadState(state);
-        Curvature.LoadState(state);
-    }
-
-    /// <inheritdoc />
-    public override void Dispose()
-    {
-        Curvature.Dispose();
-        base.Dispose();
     }
 }
