@@ -91,9 +91,6 @@ public sealed class PreconditionedLayer
             ? gradOutput.reshape(-1, gradOutput.shape[^1])
             : gradOutput.flatten(2).transpose(1, 2).reshape(-1, gradOutput.shape[1]);
 
-    /// <summary>Examples in a batch whose output is <paramref name="output"/> (leading dimensions other than features/channels count for Linear on sequences).</summary>
-    public long ExamplesIn(Tensor output) => output.shape[0];
-
     /// <summary>The layer matrix built from per-parameter tensors (weight-shaped and bias-shaped): (OutFeatures, InDim).</summary>
     public Tensor ToMatrix(Tensor weightPart, Tensor? biasPart)
     {

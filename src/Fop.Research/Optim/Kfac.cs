@@ -27,7 +27,7 @@ public sealed class Kfac : NaturalGradientOptimizer
         ZeroGrad();
         Curvature.BeginStep(StepCount);
         var (lossSum, correct) = GradientPass.Accumulate(Model, Likelihood, inputs, targets, MicroBatchSize, n, Curvature);
-        var grads = CopyGradients();
+        var grads = CurrentGradients();
         if (!AllFinite(lossSum, grads))
         {
             Curvature.DiscardStep();

@@ -100,9 +100,13 @@ public abstract class ModelOptimizer : IDisposable
         }
     }
 
-    /// <summary>The current gradients (zeros where a parameter got none), detached copies.</summary>
+    /// <summary>The current gradients (zeros where a parameter got none), detached copies that survive <see cref="ZeroGrad"/>.</summary>
     protected List<Tensor> CopyGradients() =>
         Parameters.Select(p => { using var g = p.Parameter.grad; return g is null ? torch.zeros_like(p.Parameter) : g.detach().clone(); }).ToList();
+
+    /// <summary>The current gradients as detached views (no copy; zeros where a parameter got none), valid until the next backward or <see cref="ZeroGrad"/>.</summary>
+    protected List<Tensor> CurrentGradients() =>
+        Parameters.Select(p => { using var g = p.Parameter.grad; return g is null ? torch.zeros_like(p.Parameter) : g.detach(); }).ToList();
 
     /// <summary>True when the loss and every tensor are finite.</summary>
     protected static bool AllFinite(double loss, IEnumerable<Tensor> tensors)
@@ -121,7 +125,7 @@ public abstract class ModelOptimizer : IDisposable
         new(lossSum, 0, examples, Skipped: true, Message: $"{Name} step {StepCount}: non-finite loss or gradient (loss sum {lossSum}); weights and optimizer state left unchanged.");
 
     /// <summary>Scales directions so their global norm is at most <paramref name="maxNorm"/> (no-op when null).</summary>
-    protected static void ClipGlobalNorm(IReadOnlyList<ParameterDirection> items, double? maxNorm)
+    internal static void ClipGlobalNorm(IReadOnlyList<ParameterDirection> items, double? maxNorm)
     {
         if (maxNorm is not double max) return;
         double total = 0;

@@ -50,13 +50,9 @@ internal sealed class NaturalGradientTail
             else
                 plain.Add(new(name, p, plainDirection(i)));
         }
-        if (options.GradClip is double maxNorm)
-        {
-            double total = pre.Concat(plain).Sum(x => KroneckerPreconditioner.Dot(x.Direction, x.Direction));
-            double norm = Math.Sqrt(total);
-            if (norm > maxNorm) foreach (var x in pre.Concat(plain)) x.Direction.mul_(maxNorm / norm);
-        }
-        if (ReferenceEquals(preconditionedRule, plainRule)) preconditionedRule.Apply(pre.Concat(plain).ToList(), lr);
+        var all = pre.Concat(plain).ToList();
+        ModelOptimizer.ClipGlobalNorm(all, options.GradClip);
+        if (ReferenceEquals(preconditionedRule, plainRule)) preconditionedRule.Apply(all, lr);
         else
         {
             preconditionedRule.Apply(pre, lr);
