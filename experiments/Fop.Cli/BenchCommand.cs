@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Text.Json;
 using Fop.Research.Models;
+using Fop.Research.Optim;
 using Fop.Research.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -42,7 +43,8 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         public string? Json { get; init; }
     }
 
-    sealed record Row(string Optimizer, double MsPerStep, double MedianMs, double RatioToSgd, int Steps);
+    sealed record Row(string Optimizer, double MsPerStep, double MedianMs, double Forward, double Backward, double Curvature, double Update,
+        double RatioToSgd = double.NaN, double RatioToKfac = double.NaN);
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
@@ -67,9 +69,11 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             using var optimizer = OptimizerFactory.Create(config, model);
             using var x = torch.randn([s.Batch, .. shape], device: device);
             using var y = torch.randint(0, classes, [s.Batch], device: device);
+            var timer = new PhaseTimer(device.type == DeviceType.CUDA ? () => torch.cuda.synchronize() : null);
             var times = new List<double>();
             for (int i = 0; i < s.Warmup + steps; i++)
             {
+                optimizer.Timer = i >= s.Warmup ? timer : null;
                 var sw = Stopwatch.StartNew();
                 optimizer.Step(x, y, 0.01);
                 if (device.type == DeviceType.CUDA) torch.cuda.synchronize();
@@ -77,13 +81,22 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             }
             // Warm-up steps shift the interval phase; the measured window still holds steps/interval curvature steps.
             var sorted = times.OrderBy(t => t).ToArray();
-            rows.Add(new Row(name, times.Average(), sorted[sorted.Length / 2], double.NaN, steps));
-            AnsiConsole.MarkupLine(Markup.Escape($"{name}: {times.Average():F1} ms/step (median {sorted[sorted.Length / 2]:F1})"));
+            double Per(StepPhase p) => timer.Milliseconds(p) / steps;
+            var row = new Row(name, times.Average(), sorted[sorted.Length / 2], Per(StepPhase.Forward), Per(StepPhase.Backward), Per(StepPhase.Curvature), Per(StepPhase.Update));
+            rows.Add(row);
+            AnsiConsole.MarkupLine(Markup.Escape($"{name}: {row.MsPerStep:F1} ms/step (median {row.MedianMs:F1}; forward {row.Forward:F1}, backward {row.Backward:F1}, curvature {row.Curvature:F1}, update {row.Update:F1})"));
         }
         var sgd = rows.FirstOrDefault(r => r.Optimizer == "sgd");
-        rows = rows.Select(r => r with { RatioToSgd = sgd is null ? double.NaN : r.MsPerStep / sgd.MsPerStep }).ToList();
-        var table = new Table().AddColumns("optimizer", "ms/step (mean, amortised)", "median ms", "ratio to sgd");
-        foreach (var r in rows) table.AddRow(r.Optimizer, r.MsPerStep.ToString("F1"), r.MedianMs.ToString("F1"), r.RatioToSgd.ToString("F3"));
+        var kfac = rows.FirstOrDefault(r => r.Optimizer == "kfac");
+        rows = rows.Select(r => r with
+        {
+            RatioToSgd = sgd is null ? double.NaN : r.MsPerStep / sgd.MsPerStep,
+            RatioToKfac = kfac is null ? double.NaN : r.MsPerStep / kfac.MsPerStep,
+        }).ToList();
+        var table = new Table().AddColumns("optimizer", "ms/step (mean, amortised)", "median ms", "forward", "backward", "curvature", "update", "ratio to sgd", "ratio to kfac");
+        foreach (var r in rows)
+            table.AddRow(r.Optimizer, r.MsPerStep.ToString("F1"), r.MedianMs.ToString("F1"), r.Forward.ToString("F1"), r.Backward.ToString("F1"),
+                r.Curvature.ToString("F1"), r.Update.ToString("F1"), r.RatioToSgd.ToString("F3"), r.RatioToKfac.ToString("F3"));
         AnsiConsole.Write(table);
         var machine = $"{Environment.ProcessorCount} cores, {torch.get_num_threads()} torch threads, {device.type}" + (device.type == DeviceType.CUDA ? "" : $", {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
         AnsiConsole.MarkupLine(Markup.Escape($"model {s.Model}, batch {s.Batch}, interval {s.Interval}, {steps} measured steps after {s.Warmup} warm-up; {machine}"));
@@ -92,7 +105,12 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             var doc = new
             {
                 machine, model = s.Model, batch = s.Batch, interval = s.Interval, steps, warmup = s.Warmup, micro_batch = s.MicroBatch,
-                rows = rows.Select(r => new { optimizer = r.Optimizer, ms_per_step = r.MsPerStep, median_ms = r.MedianMs, ratio_to_sgd = r.RatioToSgd }),
+                rows = rows.Select(r => new
+                {
+                    optimizer = r.Optimizer, ms_per_step = r.MsPerStep, median_ms = r.MedianMs,
+                    forward_ms = r.Forward, backward_ms = r.Backward, curvature_ms = r.Curvature, update_ms = r.Update,
+                    ratio_to_sgd = r.RatioToSgd, ratio_to_kfac = r.RatioToKfac,
+                }),
             };
             File.WriteAllText(s.Json, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         }

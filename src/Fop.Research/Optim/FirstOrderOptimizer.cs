@@ -33,7 +33,7 @@ public sealed class FirstOrderOptimizer : ModelOptimizer
     {
         ZeroGrad();
         long n = inputs.shape[0];
-        var (lossSum, correct) = GradientPass.Accumulate(Model, Likelihood, inputs, targets, MicroBatchSize, n);
+        var (lossSum, correct) = GradientPass.Accumulate(Model, Likelihood, inputs, targets, MicroBatchSize, n, timer: Timer);
         var grads = CurrentGradients();
         if (!AllFinite(lossSum, grads)) { ZeroGrad(); return NonFinite(lossSum, n); }
         var items = Parameters.Select((p, i) => new ParameterDirection(p.Name, p.Parameter, grads[i])).ToList();

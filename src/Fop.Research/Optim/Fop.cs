@@ -35,13 +35,13 @@ public sealed class Fop : NaturalGradientOptimizer
     {
         ZeroGrad();
         Curvature.BeginStep(StepCount);
-        var dual = source.Compute(Model, Likelihood, inputs, targets, MicroBatchSize, () => { var g = CopyGradients(); ZeroGrad(); return g; }, Curvature);
+        var dual = source.Compute(Model, Likelihood, inputs, targets, MicroBatchSize, () => { var g = CopyGradients(); ZeroGrad(); return g; }, Curvature, Timer);
         if (!AllFinite(dual.LossSum, dual.First.Concat(dual.Second)))
         {
             Curvature.DiscardStep();
             return NonFinite(dual.LossSum, dual.Examples);
         }
-        Curvature.EndStep(StepCount, Warnings);
+        using (PhaseTimer.Time(Timer, StepPhase.Curvature)) Curvature.EndStep(StepCount, Warnings);
 
         var index = new Dictionary<object, int>(ReferenceEqualityComparer.Instance);
         for (int k = 0; k < Parameters.Count; k++) index[Parameters[k].Parameter] = k;

@@ -22,7 +22,7 @@ public static class GradientPass
     /// running at most <paramref name="microBatchSize"/> examples at once (0: all). Returns the loss sum and correct count.
     /// </summary>
     public static (double LossSum, long Correct) Accumulate(Module<Tensor, Tensor> model, Likelihood likelihood, Tensor inputs, Tensor targets,
-        int microBatchSize, long normalizer, ICurvatureRecorder? recorder = null)
+        int microBatchSize, long normalizer, ICurvatureRecorder? recorder = null, PhaseTimer? timer = null)
     {
         long n = inputs.shape[0];
         long chunk = microBatchSize <= 0 ? n : Math.Min(n, microBatchSize);
@@ -34,13 +34,19 @@ public static class GradientPass
             long size = Math.Min(chunk, n - start);
             var x = inputs.narrow(0, start, size);
             var y = targets.narrow(0, start, size);
-            var outputs = model.call(x);
-            var sum = likelihood.LossSum(outputs, y);
-            recorder?.BeforeBackward(outputs, y);
-            (sum / normalizer).backward();
-            recorder?.AfterBackward(normalizer, size);
-            lossSum += sum.to_type(ScalarType.Float64).item<double>();
-            correct += likelihood.Correct(outputs.detach(), y);
+            Tensor outputs, sum;
+            using (PhaseTimer.Time(timer, StepPhase.Forward))
+            {
+                outputs = model.call(x);
+                sum = likelihood.LossSum(outputs, y);
+                lossSum += sum.to_type(ScalarType.Float64).item<double>();
+                correct += likelihood.Correct(outputs.detach(), y);
+            }
+            if (recorder is not null)
+                using (PhaseTimer.Time(timer, StepPhase.Curvature)) recorder.BeforeBackward(outputs, y);
+            using (PhaseTimer.Time(timer, StepPhase.Backward)) (sum / normalizer).backward();
+            if (recorder is not null)
+                using (PhaseTimer.Time(timer, StepPhase.Curvature)) recorder.AfterBackward(normalizer, size);
         }
         return (lossSum, correct);
     }

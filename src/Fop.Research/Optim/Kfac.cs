@@ -26,7 +26,7 @@ public sealed class Kfac : NaturalGradientOptimizer
         long n = inputs.shape[0];
         ZeroGrad();
         Curvature.BeginStep(StepCount);
-        var (lossSum, correct) = GradientPass.Accumulate(Model, Likelihood, inputs, targets, MicroBatchSize, n, Curvature);
+        var (lossSum, correct) = GradientPass.Accumulate(Model, Likelihood, inputs, targets, MicroBatchSize, n, Curvature, Timer);
         var grads = CurrentGradients();
         if (!AllFinite(lossSum, grads))
         {
@@ -34,7 +34,7 @@ public sealed class Kfac : NaturalGradientOptimizer
             ZeroGrad();
             return NonFinite(lossSum, n);
         }
-        Curvature.EndStep(StepCount, Warnings);
+        using (PhaseTimer.Time(Timer, StepPhase.Curvature)) Curvature.EndStep(StepCount, Warnings);
         var layers = Curvature.Layers;
         var gradientMatrices = layers.Select(l => l.GradientMatrix()).ToList();
         var directions = gradientMatrices.Select((g, i) => Curvature.Precondition(i, g, Warnings)).ToList();

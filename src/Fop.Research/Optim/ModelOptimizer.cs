@@ -53,6 +53,8 @@ public abstract class ModelOptimizer : IDisposable
     protected IReadOnlyList<(string Name, Parameter Parameter)> Parameters { get; }
     /// <summary>Names of the parameters that get a curvature preconditioner (empty for first-order methods).</summary>
     public virtual IReadOnlyList<string> PreconditionedParameters => [];
+    /// <summary>When set, each step's time is split by phase into it (benchmarks; null costs nothing).</summary>
+    public PhaseTimer? Timer { get; set; }
     /// <summary>Human-readable warnings (layers that could not be preconditioned, failed decompositions).</summary>
     public List<string> Warnings { get; } = new();
 
@@ -61,6 +63,7 @@ public abstract class ModelOptimizer : IDisposable
     {
         if (!(lr >= 0) || double.IsInfinity(lr)) throw new ArgumentOutOfRangeException(nameof(lr), lr, "Learning rate must be finite and >= 0.");
         if (inputs.shape[0] != targets.shape[0]) throw new ArgumentException($"{inputs.shape[0]} inputs but {targets.shape[0]} targets.");
+        using var lap = Timer is null ? default : Timer.Step();
         using var scope = torch.NewDisposeScope();
         var result = StepCore(inputs, targets, lr);
         if (!result.Skipped) StepCount++;

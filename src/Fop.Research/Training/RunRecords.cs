@@ -57,6 +57,8 @@ public sealed record RunSummary
     public IReadOnlyList<string> Warnings { get; init; } = [];
     /// <summary>Whether the run reached its epoch budget (false when stopped early or interrupted).</summary>
     public bool Completed { get; init; }
+    /// <summary>Why the run stopped early because it diverged (null: it did not).</summary>
+    public string? Diverged { get; init; }
     /// <summary>Device used.</summary>
     public string Device { get; init; } = "";
 }

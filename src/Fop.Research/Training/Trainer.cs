@@ -58,6 +58,7 @@ public sealed class Trainer
         public double? LastTestAccuracy { get; set; }
         public double BestTestAccuracy { get; set; }
         public List<string> Warnings { get; set; } = new();
+        public string? Diverged { get; set; }
     }
 
     static readonly JsonSerializerOptions StateJson = new(ConfigFile.Json) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
@@ -145,7 +146,13 @@ public sealed class Trainer
                     state.SkippedSteps++;
                     OnMessage?.Invoke($"step {state.GlobalStep}: {result.Message}");
                     if (++consecutiveSkips >= MaxConsecutiveSkips)
-                        throw new InvalidOperationException($"{MaxConsecutiveSkips} consecutive steps had non-finite loss or gradients (last at step {state.GlobalStep}); the run has diverged. Lower the learning rate or raise damping.");
+                    {
+                        // A diverged run is a result (sweeps at large learning rates expect some), not a crash: it ends with a summary.
+                        state.Diverged = $"{MaxConsecutiveSkips} consecutive steps had non-finite loss or gradients (last at step {state.GlobalStep}); the run diverged. Lower the learning rate or raise damping.";
+                        OnMessage?.Invoke(state.Diverged);
+                        state.GlobalStep++;
+                        break;
+                    }
                 }
                 else
                 {
@@ -180,6 +187,7 @@ public sealed class Trainer
                 if (StopAfterSteps is long stop && stepsThisProcess >= stop) { stopped = true; break; }
             }
             if (stopped) break;
+            if (state.Diverged is not null) { state.Epoch++; break; }
             if (maxStepsReached && state.StepInEpoch == 0) break;
 
             var evalClock = Stopwatch.StartNew();
@@ -211,7 +219,7 @@ public sealed class Trainer
             FinalTestAccuracy = state.LastTestAccuracy ?? double.NaN, TargetAccuracy = config.TargetAccuracy, TimeToTarget = state.TimeToTarget,
             TrainSeconds = state.TrainSeconds, EvalSeconds = state.EvalSeconds, MedianStepMs = sorted.Length == 0 ? double.NaN : sorted[sorted.Length / 2],
             SkippedSteps = state.SkippedSteps, PreconditionedParameters = optimizer.PreconditionedParameters, Warnings = state.Warnings,
-            Completed = !stopped && state.Epoch >= config.Epochs, Device = device.type.ToString().ToLowerInvariant(),
+            Completed = !stopped && state.Diverged is null && state.Epoch >= config.Epochs, Diverged = state.Diverged, Device = device.type.ToString().ToLowerInvariant(),
         };
         if (!stopped) File.WriteAllText(Path.Combine(runDir, "summary.json"), JsonSerializer.Serialize(summary, StateJson));
         return summary;

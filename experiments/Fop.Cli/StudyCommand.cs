@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using Fop.Research.Plots;
+using Fop.Research.Studies;
+using Spectre.Console;
+using TorchSharp;
+
+namespace Fop.Cli;
+
+/// <summary>The named studies `fop sweep --study` runs: their runs under runs/studies/, their results under experiments/results/.</summary>
+internal static class StudyCommand
+{
+    public static IReadOnlyList<string> Names { get; } = ["fashion-mnist-scaling", "fashion-mnist-long-tailed"];
+
+    public static int Run(string study, IReadOnlyList<string> common, string runsRoot, string resultsRoot, string command)
+    {
+        var clock = Stopwatch.StartNew();
+        var machine = $"{Environment.ProcessorCount} cores, {torch.get_num_threads()} torch threads, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}";
+        var results = Path.Combine(resultsRoot, study);
+        StudyRunner? self = null;
+        using var runner = self = new StudyRunner(Path.Combine(runsRoot, study), (config, dir) => RunView.Run(config, self!.Data(config), dir, resume: true))
+        {
+            OnMessage = m => AnsiConsole.MarkupLine(Markup.Escape(m)),
+        };
+        switch (study)
+        {
+            case "fashion-mnist-scaling":
+            {
+                var options = new ScalingStudyOptions();
+                options = options with { Common = options.Common.Concat(common).ToList() };
+                void Write(ScalingResults r)
+                {
+                    StudyReport.WriteResults(results, r.Runs);
+                    StudyReport.WriteCurves(results, runner, r.Runs.Where(x => x.Stage != "tune"));
+                    File.WriteAllText(Path.Combine(results, "table.md"), StudyReport.ScalingTable(r, command, machine, clock.Elapsed));
+                    StudyPlots.AccuracyPanels(Path.Combine(results, "accuracy-vs-time.png"), r, o => RunPlots.AccuracyOverTime(runner.RunDir(o.Summary.Name), $"{o.Summary.Optimizer} lr {o.Summary.Lr:g3}"));
+                    StudyPlots.TimeToTarget(Path.Combine(results, "time-to-target.png"), r);
+                }
+                Write(ScalingStudy.Run(runner, options, Write));
+                break;
+            }
+            case "fashion-mnist-long-tailed":
+            {
+                var options = new LongTailedStudyOptions();
+                options = options with { Common = options.Common.Concat(common).ToList() };
+                void Write(IReadOnlyList<RunOutcome> r)
+                {
+                    StudyReport.WriteResults(results, r);
+                    StudyReport.WriteCurves(results, runner, r);
+                    File.WriteAllText(Path.Combine(results, "table.md"), LongTailedStudy.Table(options, r, command, machine, clock.Elapsed));
+                }
+                Write(LongTailedStudy.Run(runner, options, Write));
+                break;
+            }
+            default:
+                throw new ArgumentException($"--study '{study}' is not one of {string.Join(", ", Names)}.");
+        }
+        AnsiConsole.Write(RunView.SummaryTable(runner.Summaries));
+        AnsiConsole.MarkupLine(Markup.Escape($"{study}: results in {results} ({clock.Elapsed:hh\\:mm\\:ss} wall)"));
+        return 0;
+    }
+}

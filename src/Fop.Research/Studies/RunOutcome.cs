@@ -1,0 +1,49 @@
+using System.Globalization;
+using Fop.Research.Training;
+
+namespace Fop.Research.Studies;
+
+/// <summary>One finished run of a study as its results.csv row reports it.</summary>
+/// <param name="Stage">Why it ran: tune, target, scaling, seed, cnn, long-tailed.</param>
+/// <param name="Summary">The run's summary.</param>
+/// <param name="Target">The study's target accuracy (0-1), or null before it is known.</param>
+/// <param name="EpochsToTarget">First epoch at or above the target, or null.</param>
+/// <param name="SecondsToTarget">Training seconds (evaluation excluded) until then, or null.</param>
+/// <param name="Note">Settings that distinguish the run (damping, interval, imbalance factor).</param>
+public sealed record RunOutcome(string Stage, RunSummary Summary, double? Target, int? EpochsToTarget, double? SecondsToTarget, string Note)
+{
+    /// <summary>Whether the run reached the target.</summary>
+    public bool Reached => EpochsToTarget is not null;
+
+    /// <summary>Reads a run's first crossing of <paramref name="target"/> from its metrics.csv (so a target fixed after the run still applies).</summary>
+    public static (int? Epochs, double? Seconds) FirstCrossing(string runDir, double? target)
+    {
+        if (target is not double t) return (null, null);
+        var path = Path.Combine(runDir, "metrics.csv");
+        if (!File.Exists(path)) return (null, null);
+        var lines = File.ReadAllLines(path);
+        var header = lines[0].Split(',');
+        int e = Array.IndexOf(header, "epoch"), s = Array.IndexOf(header, "train_seconds"), a = Array.IndexOf(header, "test_accuracy");
+        foreach (var line in lines.Skip(1).Where(l => l.Length > 0))
+        {
+            var r = line.Split(',');
+            if (double.Parse(r[a], CultureInfo.InvariantCulture) >= t)
+                return (int.Parse(r[e], CultureInfo.InvariantCulture), double.Parse(r[s], CultureInfo.InvariantCulture));
+        }
+        return (null, null);
+    }
+
+    /// <summary>CSV header of <see cref="ToCsv"/>.</summary>
+    public const string CsvHeader = "stage,run,model,optimizer,batch,lr,seed,note,epochs_run,epochs_to_target,seconds_to_target,best_accuracy,final_accuracy,ms_per_step,train_seconds,diverged";
+
+    /// <summary>The results.csv row.</summary>
+    public string ToCsv()
+    {
+        var m = Summary;
+        return string.Join(",", Stage, m.Name, m.Model, m.Optimizer, m.BatchSize.ToString(CultureInfo.InvariantCulture), m.Lr.ToString("g6", CultureInfo.InvariantCulture),
+            m.Seed.ToString(CultureInfo.InvariantCulture), Note, m.EpochsRun.ToString(CultureInfo.InvariantCulture),
+            EpochsToTarget?.ToString(CultureInfo.InvariantCulture) ?? "", SecondsToTarget?.ToString("F1", CultureInfo.InvariantCulture) ?? "",
+            m.BestTestAccuracy.ToString("F4", CultureInfo.InvariantCulture), m.FinalTestAccuracy.ToString("F4", CultureInfo.InvariantCulture),
+            m.MedianStepMs.ToString("F1", CultureInfo.InvariantCulture), m.TrainSeconds.ToString("F1", CultureInfo.InvariantCulture), m.Diverged is null ? "0" : "1");
+    }
+}

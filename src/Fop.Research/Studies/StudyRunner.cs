@@ -1,0 +1,71 @@
+using System.Text.Json;
+using Fop.Research.Training;
+
+namespace Fop.Research.Studies;
+
+/// <summary>
+/// Runs a study's training runs one after another under one folder. A run whose summary.json exists is read back, not
+/// re-run; an interrupted run resumes from its checkpoint. A study that plans its next runs only from earlier summaries
+/// therefore resumes anywhere by being started again.
+/// </summary>
+public sealed class StudyRunner : IDisposable
+{
+    readonly Func<RunConfig, string, RunSummary> train;
+    readonly Dictionary<string, RunData> data = new();
+    readonly List<RunSummary> summaries = new();
+
+    /// <summary>Creates a runner writing run folders under <paramref name="runsDir"/>; <paramref name="train"/> trains one config in a folder (resuming it).</summary>
+    public StudyRunner(string runsDir, Func<RunConfig, string, RunSummary>? train = null)
+    {
+        RunsDir = runsDir;
+        this.train = train ?? ((config, dir) => new Trainer(config, Data(config)).Run(dir, resume: true));
+    }
+
+    /// <summary>Folder holding one sub-folder per run.</summary>
+    public string RunsDir { get; }
+    /// <summary>Every run done or read back so far, in order.</summary>
+    public IReadOnlyList<RunSummary> Summaries => summaries;
+    /// <summary>Called with a line when a run is read back instead of trained.</summary>
+    public Action<string>? OnMessage { get; init; }
+
+    /// <summary>The folder of the run named <paramref name="name"/>.</summary>
+    public string RunDir(string name) => Path.Combine(RunsDir, name);
+
+    /// <summary>Trains <paramref name="config"/> (named uniquely within the study), or reads its summary when it is complete.</summary>
+    public RunSummary Run(RunConfig config)
+    {
+        var dir = RunDir(config.Name);
+        var path = Path.Combine(dir, "summary.json");
+        RunSummary summary;
+        if (File.Exists(path))
+        {
+            summary = JsonSerializer.Deserialize<RunSummary>(File.ReadAllText(path), SummaryJson)
+                      ?? throw new InvalidDataException($"{path}: empty run summary.");
+            OnMessage?.Invoke($"{config.Name}: complete, read back");
+        }
+        else summary = train(config.Validate(), dir);
+        summaries.Add(summary);
+        return summary;
+    }
+
+    /// <summary>The data a config names, loaded once per data set and imbalance factor and shared by the runs that use it.</summary>
+    public RunData Data(RunConfig config)
+    {
+        var key = $"{config.Dataset}|{config.DataDir}|{config.ImbalanceFactor}|{config.TrainSubset}|{config.TestSubset}";
+        if (!data.TryGetValue(key, out var d)) data[key] = d = RunData.Load(config, OnMessage);
+        return d;
+    }
+
+    static readonly JsonSerializerOptions SummaryJson = new(ConfigFile.Json)
+    {
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var d in data.Values) d.Dispose();
+        data.Clear();
+    }
+}
