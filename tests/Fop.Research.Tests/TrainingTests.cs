@@ -75,6 +75,43 @@ public sealed class TrainingTests : IDisposable
     }
 
     [Fact]
+    public void ADivergedRunEndsWithASummarySayingSoAndFiniteWeights()
+    {
+        var config = SmallRun("sgd", "name=diverge", "lr=1e30", "sgd.momentum=0", "epochs=10");
+        using var data = RunData.Load(config);
+        var trainer = new Trainer(config, data);
+        var summary = trainer.Run(Path.Combine(dir, "diverge"));
+        Assert.NotNull(summary.Diverged);
+        Assert.False(summary.Completed);
+        Assert.True(File.Exists(Path.Combine(dir, "diverge", "summary.json")));
+        Assert.All(trainer.Model!.parameters(), p => Assert.True(p.isfinite().all().item<bool>()));
+    }
+
+    [Theory]
+    [InlineData("sgd")]
+    [InlineData("kfac")]
+    [InlineData("fop")]
+    public void PhaseTimesAreNonNegativeAndAddUpToNoMoreThanTheSteps(string optimizer)
+    {
+        var config = SmallRun(optimizer);
+        torch.manual_seed(0);
+        using var model = Models.ModelCatalog.Create("mlp", [1, 28, 28], 10, [16]);
+        using var opt = OptimizerFactory.Create(config, model);
+        var timer = new Optim.PhaseTimer();
+        opt.Timer = timer;
+        using var x = torch.randn(24, 1, 28, 28);
+        using var y = torch.randint(0, 10, [24]);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < 4; i++) opt.Step(x, y, 0.01);
+        double total = clock.Elapsed.TotalMilliseconds;
+        var phases = Enum.GetValues<Optim.StepPhase>().Select(timer.Milliseconds).ToArray();
+        Assert.All(phases, p => Assert.True(p >= 0));
+        Assert.True(phases.Sum() <= total + 1e-6, $"phases {phases.Sum()} ms > steps {total} ms");
+        Assert.True(timer.Milliseconds(Optim.StepPhase.Forward) > 0 && timer.Milliseconds(Optim.StepPhase.Backward) > 0);
+        Assert.Equal(optimizer != "sgd", timer.Milliseconds(Optim.StepPhase.Curvature) > 0);
+    }
+
+    [Fact]
     public void FullBatchWithMicroBatchesTakesOneStepPerEpoch()
     {
         var config = SmallRun("fop", "name=fullbatch", "batch_size=120", "micro_batch_size=16");
