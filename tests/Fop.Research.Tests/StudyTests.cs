@@ -24,7 +24,7 @@ public sealed class StudyTests : IDisposable
         BaseLrs = new Dictionary<string, double[]> { ["sgd"] = [0.01, 0.05], ["adamw"] = [0.001], ["kfac"] = [0.001], ["fop"] = [0.001] },
         Dampings = [0.1, 1.0], LrMultipliers = [0.5, 1], BaseCurvatureInterval = 4, MinCurvatureInterval = 1, MicroBatch = 60, CnnBatches = [],
         // Accuracy on random labels is noise: a margin of 1 makes every run reach the target, so seeds are exercised.
-        TargetMargin = 1.0,
+        TargetMargin = 1.0, AbandonBelow = 0.01,
     };
 
     [Fact]
@@ -77,7 +77,7 @@ public sealed class StudyTests : IDisposable
     public void TheTargetIsSgdsBestAccuracyAtTheBaseBatchMinusTheMargin()
     {
         using var runner = new StudyRunner(Path.Combine(dir, "runs"));
-        var o = TinyScaling() with { TargetMargin = 0.01, Batches = [20], Optimizers = ["sgd"] };
+        var o = TinyScaling() with { TargetMargin = 0.01, Batches = [20], Optimizers = ["sgd"], AbandonBelow = 0.99 };  // every other run would be abandoned
         var r = ScalingStudy.Run(runner, o);
         var sgd = r.Runs.Single(x => x.Stage == "scaling");
         Assert.Equal(Math.Round(sgd.Summary.BestTestAccuracy - 0.01, 4), r.Target, 10);

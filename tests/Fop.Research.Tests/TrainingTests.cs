@@ -87,6 +87,17 @@ public sealed class TrainingTests : IDisposable
         Assert.All(trainer.Model!.parameters(), p => Assert.True(p.isfinite().all().item<bool>()));
     }
 
+    [Fact]
+    public void ARunStuckBelowTheAbandonFloorStopsAfterItsGraceEpochs()
+    {
+        var config = SmallRun("sgd", "name=stalled", "epochs=5", "abandon_below=0.99", "abandon_after_epochs=2");
+        using var data = RunData.Load(config);
+        var summary = new Trainer(config, data).Run(Path.Combine(dir, "stalled"));
+        Assert.Equal(2, summary.EpochsRun);
+        Assert.Contains("stalled", summary.Diverged);
+        Assert.Throws<ArgumentOutOfRangeException>(() => SmallRun("sgd", "abandon_below=1.5").Validate());
+    }
+
     [Theory]
     [InlineData("sgd")]
     [InlineData("kfac")]

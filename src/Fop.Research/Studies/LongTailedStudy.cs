@@ -23,7 +23,7 @@ public sealed record LongTailedStudyOptions
     /// <summary>Seeds per cell.</summary>
     public int Seeds { get; init; } = 3;
     /// <summary>Epoch budget.</summary>
-    public int Epochs { get; init; } = 20;
+    public int Epochs { get; init; } = 15;
     /// <summary>Batch size.</summary>
     public int Batch { get; init; } = 256;
 }

@@ -34,7 +34,7 @@ public sealed record RunOutcome(string Stage, RunSummary Summary, double? Target
     }
 
     /// <summary>CSV header of <see cref="ToCsv"/>.</summary>
-    public const string CsvHeader = "stage,run,model,optimizer,batch,lr,seed,note,epochs_run,epochs_to_target,seconds_to_target,best_accuracy,final_accuracy,ms_per_step,train_seconds,diverged";
+    public const string CsvHeader = "stage,run,model,optimizer,batch,lr,seed,note,epochs_run,epochs_to_target,seconds_to_target,best_accuracy,final_accuracy,ms_per_step,train_seconds,diverged_or_stalled";
 
     /// <summary>The results.csv row.</summary>
     public string ToCsv()

@@ -40,6 +40,10 @@ public sealed record ScalingStudyOptions
     public int BaseCurvatureInterval { get; init; } = 40;
     /// <summary>The interval never goes below this (the paper's rule).</summary>
     public int MinCurvatureInterval { get; init; } = 5;
+    /// <summary>KL clipping kappa of KFAC and FOP (without it, linearly scaled rates diverge at large batches).</summary>
+    public double KlClip { get; init; } = 0.01;
+    /// <summary>A run whose best test accuracy is below this after a tenth of its budget is abandoned as stalled (chance is 0.1).</summary>
+    public double AbandonBelow { get; init; } = 0.5;
     /// <summary>Warm-up epochs of the cosine schedule in budget runs.</summary>
     public int WarmupEpochs { get; init; } = 5;
     /// <summary>Largest chunk through forward/backward at once (memory bound at the full batch).</summary>
@@ -104,7 +108,7 @@ public static class ScalingStudy
 
         // 2. The target: SGD at the base batch with the full budget (the one run that never stops early).
         if (!tuned.TryGetValue("sgd", out var sgd)) throw new ArgumentException("The scaling study needs sgd among its optimizers: SGD at the base batch sets the target.");
-        var targetRun = runner.Run(Mlp(o, "sgd", o.BaseBatch, sgd.Lr, null, 0, o.Epochs, $"sgd-b{o.BaseBatch}-lr{F(sgd.Lr)}-s0", stopAtTarget: false));
+        var targetRun = runner.Run(Mlp(o, "sgd", o.BaseBatch, sgd.Lr, null, 0, o.Epochs, $"sgd-b{o.BaseBatch}-lr{F(sgd.Lr)}-s0", stopAtTarget: false, mayAbandon: false));
         target = Math.Round(targetRun.BestTestAccuracy - o.TargetMargin, 4);
 
         // 3. Every batch: a learning-rate sweep around the linearly scaled rate, then the best point with more seeds.
@@ -115,7 +119,7 @@ public static class ScalingStudy
                 double centre = baseLr * batch / o.BaseBatch;
                 var multipliers = batch == o.BaseBatch ? new[] { 1.0 } : o.LrMultipliers.ToArray();
                 var points = multipliers.Select(m => Record("scaling",
-                    Mlp(o, opt, batch, centre * m, damping, 0, o.Epochs, $"{opt}-b{batch}-lr{F(centre * m)}-s0", stopAtTarget: !(opt == "sgd" && batch == o.BaseBatch)),
+                    Mlp(o, opt, batch, centre * m, damping, 0, o.Epochs, $"{opt}-b{batch}-lr{F(centre * m)}-s0", stopAtTarget: !(opt == "sgd" && batch == o.BaseBatch), mayAbandon: !(opt == "sgd" && batch == o.BaseBatch)),
                     target, Note(o, opt, batch, damping) + $" x{F(m)}")).ToList();
                 var chosen = points.OrderByDescending(p => p.Reached).ThenBy(p => p.EpochsToTarget ?? int.MaxValue)
                     .ThenBy(p => p.SecondsToTarget ?? double.MaxValue).ThenByDescending(p => p.Summary.BestTestAccuracy).First();
@@ -133,7 +137,8 @@ public static class ScalingStudy
             {
                 var path = Path.Combine(o.CnnConfigDir, $"smallcnn-{opt}-b{batch}.json");
                 if (!File.Exists(path)) throw new FileNotFoundException($"Scaling study: no small-CNN config {path}.", path);
-                var config = ConfigFile.Load(path, o.Common.Concat([$"name=cnn-{opt}-b{batch}-s0", $"target_accuracy={F(target)}", "stop_at_target=true"]));
+                var config = ConfigFile.Load(path, o.Common.Concat([$"name=cnn-{opt}-b{batch}-s0", $"target_accuracy={F(target)}", "stop_at_target=true",
+                    $"abandon_below={F(o.AbandonBelow)}", "abandon_after_epochs=3"]));
                 Record("cnn", config, target, IsCurvature(opt) ? $"damping {F(config.Kfac.Damping.At(0))} interval {config.Kfac.CurvatureInterval}" : "");
             }
         return new ScalingResults(o, target, tuned, outcomes, best_);
@@ -150,7 +155,7 @@ public static class ScalingStudy
     /// <summary>Compact invariant number for names and notes.</summary>
     internal static string F(double v) => v.ToString("g4", CultureInfo.InvariantCulture);
 
-    static RunConfig Mlp(ScalingStudyOptions o, string opt, int batch, double lr, double? damping, long seed, int epochs, string name, bool stopAtTarget)
+    static RunConfig Mlp(ScalingStudyOptions o, string opt, int batch, double lr, double? damping, long seed, int epochs, string name, bool stopAtTarget, bool mayAbandon = true)
     {
         int interval = o.IntervalFor(batch);
         var sets = new List<string>(o.Common)
@@ -158,8 +163,11 @@ public static class ScalingStudy
             $"name={name}", "model=mlp", $"optimizer={opt}", $"lr={F(lr)}", $"batch_size={batch}", $"micro_batch_size={(batch > o.MicroBatch ? o.MicroBatch : 0)}",
             $"epochs={epochs}", $"seed={seed}", "schedule.kind=cosine", $"schedule.warmup_epochs={Math.Min(o.WarmupEpochs, Math.Max(0, epochs / 10))}",
             $"stop_at_target={(stopAtTarget ? "true" : "false")}", "fop.diagnostics_interval=10",
+            $"abandon_after_epochs={Math.Max(1, epochs / 10)}",
         };
-        if (damping is double d) sets.AddRange([$"kfac.damping={F(d)}", $"kfac.curvature_interval={interval}", $"kfac.inverse_interval={interval}"]);
+        if (mayAbandon) sets.Add($"abandon_below={F(o.AbandonBelow)}");
+        if (damping is double d)
+            sets.AddRange([$"kfac.damping={F(d)}", $"kfac.curvature_interval={interval}", $"kfac.inverse_interval={interval}", $"kfac.kl_clip={F(o.KlClip)}"]);
         if (opt == "adamw") sets.Add("adamw.weight_decay=0.01");
         return ConfigFile.Load(null, sets);
     }

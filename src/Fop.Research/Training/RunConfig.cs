@@ -64,6 +64,10 @@ public sealed record RunConfig
     public double? TargetAccuracy { get; init; }
     /// <summary>End the run at the first epoch that reaches the target.</summary>
     public bool StopAtTarget { get; init; }
+    /// <summary>End the run as stalled when its best test accuracy is still below this after <see cref="AbandonAfterEpochs"/> epochs (null: never).</summary>
+    public double? AbandonBelow { get; init; }
+    /// <summary>Epochs after which <see cref="AbandonBelow"/> is checked.</summary>
+    public int AbandonAfterEpochs { get; init; } = 5;
     /// <summary>Seed of initialisation, data order, augmentation and Monte-Carlo labels.</summary>
     public long Seed { get; init; }
     /// <summary>cpu, cuda or auto.</summary>
@@ -112,6 +116,8 @@ public sealed record RunConfig
         if (TargetAccuracy is double t && !(t > 0 && t <= 1)) throw new ArgumentOutOfRangeException(nameof(TargetAccuracy), t, "target_accuracy must lie in (0, 1].");
         if (Device is not ("cpu" or "cuda" or "auto")) throw new ArgumentException($"device '{Device}' is not cpu, cuda or auto.");
         if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "threads must be >= 0.");
+        if (AbandonBelow is double ab && !(ab > 0 && ab <= 1)) throw new ArgumentOutOfRangeException(nameof(AbandonBelow), ab, "abandon_below must lie in (0, 1] or be null.");
+        if (AbandonAfterEpochs < 1) throw new ArgumentOutOfRangeException(nameof(AbandonAfterEpochs), AbandonAfterEpochs, "abandon_after_epochs must be >= 1.");
         if (CheckpointEverySteps < 0) throw new ArgumentOutOfRangeException(nameof(CheckpointEverySteps), CheckpointEverySteps, "checkpoint_every_steps must be >= 0.");
         if (GradClip is double c && !(c > 0)) throw new ArgumentOutOfRangeException(nameof(GradClip), c, "grad_clip must be > 0 or null.");
         if (Augment.CropPadding < 0) throw new ArgumentOutOfRangeException(nameof(Augment), Augment.CropPadding, "augment.crop_padding must be >= 0.");

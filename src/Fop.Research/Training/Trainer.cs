@@ -204,7 +204,13 @@ public sealed class Trainer
             state.StepInEpoch = 0;
             state.EpochLossSum = 0;
             state.EpochCorrect = state.EpochExamples = 0;
-            bool done = (config.StopAtTarget && state.TimeToTarget is not null) || maxStepsReached;
+            if (config.AbandonBelow is double floor && state.Epoch + 1 >= config.AbandonAfterEpochs && state.BestTestAccuracy < floor)
+            {
+                // Sweeps at large learning rates produce runs stuck at chance that never diverge to NaN; their budget is better spent elsewhere.
+                state.Diverged = $"stalled: best test accuracy {state.BestTestAccuracy:P2} still below {floor:P2} after {state.Epoch + 1} epochs; abandoned.";
+                OnMessage?.Invoke(state.Diverged);
+            }
+            bool done = (config.StopAtTarget && state.TimeToTarget is not null) || maxStepsReached || state.Diverged is not null;
             state.Epoch++;
             SaveCheckpoint();
             state.Epoch--;
