@@ -69,8 +69,16 @@ public sealed class StudyTests : IDisposable
 
         var table = StudyReport.ScalingTable(resumed, "test", "test machine", TimeSpan.Zero);
         Assert.Contains("| 100 |", table);
-        StudyReport.WriteResults(dir, resumed.Runs);
-        Assert.Equal(resumed.Runs.Count + 1, File.ReadAllLines(Path.Combine(dir, "results.csv")).Length);
+        var results = Path.Combine(dir, "results");
+        StudyReport.WriteResults(results, resumed.Runs);
+        Assert.Equal(resumed.Runs.Count + 1, File.ReadAllLines(Path.Combine(results, "results.csv")).Length);
+        using var reader = new StudyRunner(runsDir);
+        StudyReport.WriteCurves(results, reader, resumed.Runs);
+        Assert.True(File.ReadAllLines(Path.Combine(results, "curves.csv")).Length > resumed.Runs.Count);
+        Plots.StudyPlots.AccuracyPanels(Path.Combine(results, "panels.png"), resumed, o => Plots.RunPlots.AccuracyOverTime(runsDir + "/" + o.Summary.Name, o.Summary.Optimizer));
+        Plots.StudyPlots.TimeToTarget(Path.Combine(results, "ttt.png"), resumed);
+        Assert.True(new FileInfo(Path.Combine(results, "panels.png")).Length > 1000);
+        Assert.True(new FileInfo(Path.Combine(results, "ttt.png")).Length > 1000);
     }
 
     [Fact]
