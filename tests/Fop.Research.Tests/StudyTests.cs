@@ -53,6 +53,9 @@ public sealed class StudyTests : IDisposable
         Assert.True(first.Best.All(b => b.Reached));
         Assert.Equal(trained.Count, trained.Distinct().Count());
         Assert.All(first.Runs.Where(r => r.Summary.Optimizer is "kfac" or "fop" && r.Summary.BatchSize == 100), r => Assert.Contains("interval 1", r.Note));
+        // Runs measured against the target stop at the first epoch that reaches it (all reach it here).
+        Assert.All(first.Runs.Where(r => r.Stage is "scaling" or "seed" && !(r.Summary.Optimizer == "sgd" && r.Summary.BatchSize == 20)),
+            r => Assert.Equal(r.EpochsToTarget, r.Summary.EpochsRun));
 
         trained.Clear();
         var again = Run();

@@ -109,7 +109,8 @@ public static class ScalingStudy
         // 2. The target: SGD at the base batch with the full budget (the one run that never stops early).
         if (!tuned.TryGetValue("sgd", out var sgd)) throw new ArgumentException("The scaling study needs sgd among its optimizers: SGD at the base batch sets the target.");
         var targetRun = runner.Run(Mlp(o, "sgd", o.BaseBatch, sgd.Lr, null, 0, o.Epochs, $"sgd-b{o.BaseBatch}-lr{F(sgd.Lr)}-s0", stopAtTarget: false, mayAbandon: false));
-        target = Math.Round(targetRun.BestTestAccuracy - o.TargetMargin, 4);
+        // A margin as large as the accuracy itself leaves a target every run reaches (kept positive so configs accept it).
+        target = Math.Max(1e-4, Math.Round(targetRun.BestTestAccuracy - o.TargetMargin, 4));
 
         // 3. Every batch: a learning-rate sweep around the linearly scaled rate, then the best point with more seeds.
         foreach (int batch in o.Batches)
@@ -119,7 +120,7 @@ public static class ScalingStudy
                 double centre = baseLr * batch / o.BaseBatch;
                 var multipliers = batch == o.BaseBatch ? new[] { 1.0 } : o.LrMultipliers.ToArray();
                 var points = multipliers.Select(m => Record("scaling",
-                    Mlp(o, opt, batch, centre * m, damping, 0, o.Epochs, $"{opt}-b{batch}-lr{F(centre * m)}-s0", stopAtTarget: !(opt == "sgd" && batch == o.BaseBatch), mayAbandon: !(opt == "sgd" && batch == o.BaseBatch)),
+                    Mlp(o, opt, batch, centre * m, damping, 0, o.Epochs, $"{opt}-b{batch}-lr{F(centre * m)}-s0", stopAtTarget: !(opt == "sgd" && batch == o.BaseBatch), mayAbandon: !(opt == "sgd" && batch == o.BaseBatch), target: target),
                     target, Note(o, opt, batch, damping) + $" x{F(m)}")).ToList();
                 var chosen = points.OrderByDescending(p => p.Reached).ThenBy(p => p.EpochsToTarget ?? int.MaxValue)
                     .ThenBy(p => p.SecondsToTarget ?? double.MaxValue).ThenByDescending(p => p.Summary.BestTestAccuracy).First();
@@ -127,7 +128,7 @@ public static class ScalingStudy
                 // Seeds only where the target was reached: a run that cannot reach it burns the whole budget to confirm "-".
                 if (!chosen.Reached) continue;
                 for (int seed = 1; seed < o.Seeds; seed++)
-                    Record("seed", Mlp(o, opt, batch, chosen.Summary.Lr, damping, seed, o.Epochs, $"{opt}-b{batch}-lr{F(chosen.Summary.Lr)}-s{seed}", stopAtTarget: true),
+                    Record("seed", Mlp(o, opt, batch, chosen.Summary.Lr, damping, seed, o.Epochs, $"{opt}-b{batch}-lr{F(chosen.Summary.Lr)}-s{seed}", stopAtTarget: true, target: target),
                         target, Note(o, opt, batch, damping));
             }
 
@@ -155,7 +156,7 @@ public static class ScalingStudy
     /// <summary>Compact invariant number for names and notes.</summary>
     internal static string F(double v) => v.ToString("g4", CultureInfo.InvariantCulture);
 
-    static RunConfig Mlp(ScalingStudyOptions o, string opt, int batch, double lr, double? damping, long seed, int epochs, string name, bool stopAtTarget, bool mayAbandon = true)
+    static RunConfig Mlp(ScalingStudyOptions o, string opt, int batch, double lr, double? damping, long seed, int epochs, string name, bool stopAtTarget, bool mayAbandon = true, double? target = null)
     {
         int interval = o.IntervalFor(batch);
         var sets = new List<string>(o.Common)
@@ -166,6 +167,8 @@ public static class ScalingStudy
             $"abandon_after_epochs={Math.Max(1, epochs / 10)}",
         };
         if (mayAbandon) sets.Add($"abandon_below={F(o.AbandonBelow)}");
+        // stop_at_target needs the target itself; without it every run would burn its whole budget.
+        if (target is double t) sets.Add($"target_accuracy={F(t)}");
         if (damping is double d)
             sets.AddRange([$"kfac.damping={F(d)}", $"kfac.curvature_interval={interval}", $"kfac.inverse_interval={interval}", $"kfac.kl_clip={F(o.KlClip)}"]);
         if (opt == "adamw") sets.Add("adamw.weight_decay=0.01");

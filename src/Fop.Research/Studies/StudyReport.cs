@@ -87,7 +87,7 @@ public static class StudyReport
             foreach (var r in cnn)
                 sb.AppendLine($"| {r.Summary.BatchSize} | {r.Summary.Optimizer} | {ScalingStudy.F(r.Summary.Lr)} | " +
                               (r.Reached ? $"{r.EpochsToTarget} / {r.SecondsToTarget:F1} s" : "-") +
-                              $" | {r.Summary.BestTestAccuracy:P2} | {r.Summary.EpochsRun} | {r.Summary.MedianStepMs:F0} | {r.Note}{(r.Summary.Diverged is null ? "" : " diverged")} |");
+                              $" | {r.Summary.BestTestAccuracy:P2} | {r.Summary.EpochsRun} | {r.Summary.MedianStepMs:F0} | {r.Note}{(r.Summary.Diverged is null ? "" : $" stopped early: {r.Summary.Diverged}")} |");
         }
         return sb.ToString();
     }
