@@ -17,6 +17,9 @@ internal static class StudyCommand
         var machine = $"{Environment.ProcessorCount} cores, {torch.get_num_threads()} torch threads, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}";
         var results = Path.Combine(resultsRoot, study);
         StudyRunner? self = null;
+        int reported = -1;
+        // Reports are rewritten after each run that trained (reading all run folders each time); read-back runs change nothing.
+        bool Changed() { if (self!.TrainedCount == reported) return false; reported = self.TrainedCount; return true; }
         using var runner = self = new StudyRunner(Path.Combine(runsRoot, study), (config, dir) => RunView.Run(config, self!.Data(config), dir, resume: true))
         {
             OnMessage = m => AnsiConsole.MarkupLine(Markup.Escape(m)),
@@ -29,13 +32,16 @@ internal static class StudyCommand
                 options = options with { Common = options.Common.Concat(common).ToList() };
                 void Write(ScalingResults r)
                 {
+                    if (!Changed()) return;
                     StudyReport.WriteResults(results, r.Runs);
                     StudyReport.WriteCurves(results, runner, r.Runs.Where(x => x.Stage != "tune"));
                     File.WriteAllText(Path.Combine(results, "table.md"), StudyReport.ScalingTable(r, command, machine, clock.Elapsed));
                     StudyPlots.AccuracyPanels(Path.Combine(results, "accuracy-vs-time.png"), r, o => RunPlots.AccuracyOverTime(runner.RunDir(o.Summary.Name), $"{o.Summary.Optimizer} lr {o.Summary.Lr:g3}"));
                     StudyPlots.TimeToTarget(Path.Combine(results, "time-to-target.png"), r);
                 }
-                Write(ScalingStudy.Run(runner, options, Write));
+                var final = ScalingStudy.Run(runner, options, Write);
+                reported = -1;
+                Write(final);
                 break;
             }
             case "fashion-mnist-long-tailed":
@@ -44,11 +50,14 @@ internal static class StudyCommand
                 options = options with { Common = options.Common.Concat(common).ToList() };
                 void Write(IReadOnlyList<RunOutcome> r)
                 {
+                    if (!Changed()) return;
                     StudyReport.WriteResults(results, r);
                     StudyReport.WriteCurves(results, runner, r);
                     File.WriteAllText(Path.Combine(results, "table.md"), LongTailedStudy.Table(options, r, command, machine, clock.Elapsed));
                 }
-                Write(LongTailedStudy.Run(runner, options, Write));
+                var final = LongTailedStudy.Run(runner, options, Write);
+                reported = -1;
+                Write(final);
                 break;
             }
             default:

@@ -11,14 +11,8 @@ public static class RunPlots
     /// <summary>Reads (train_seconds, test_accuracy) from a run folder's metrics.csv.</summary>
     public static Curve AccuracyOverTime(string runDir, string label)
     {
-        var path = Path.Combine(runDir, "metrics.csv");
-        var lines = File.ReadAllLines(path);
-        var header = lines[0].Split(',');
-        int t = Array.IndexOf(header, "train_seconds"), a = Array.IndexOf(header, "test_accuracy");
-        var rows = lines.Skip(1).Where(l => l.Length > 0).Select(l => l.Split(',')).ToArray();
-        return new Curve(label,
-            rows.Select(r => double.Parse(r[t], System.Globalization.CultureInfo.InvariantCulture)).ToArray(),
-            rows.Select(r => 100 * double.Parse(r[a], System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+        var rows = Training.EpochMetrics.Read(runDir);
+        return new Curve(label, rows.Select(r => r.TrainSeconds).ToArray(), rows.Select(r => 100 * r.TestAccuracy).ToArray());
     }
 
     /// <summary>Writes a line plot of the curves, with an optional dotted horizontal target line, to <paramref name="pngPath"/>.</summary>

@@ -122,8 +122,7 @@ public class FopIdentityTests
             var y = torch.randint(0, 4, 12);
             kfac.Step(x, y, 0.1);
             fop.Step(x, y, 0.1);
-            foreach (var ((n, a), (_, b)) in m1.named_parameters().Zip(m2.named_parameters()))
-                Assert.True(TestModels.MaxAbs(a, b) < 1e-12, $"step {step} {n}: {TestModels.MaxAbs(a, b)}");
+            TestModels.AssertSameWeights(m1, m2, 1e-12, $"step {step} ");
         }
     }
 

@@ -51,8 +51,7 @@ public class OptimizerStateTests
             Assert.Equal(5, second.StepCount);
             foreach (var (x, y) in batches.Skip(5)) second.Step(x, y, 0.05);
         }
-        foreach (var ((n, a), (_, b)) in reference.named_parameters().Zip(resumed.named_parameters()))
-            Assert.True(TestModels.MaxAbs(a, b) == 0, $"{kind} {n}: {TestModels.MaxAbs(a, b)}");
+        TestModels.AssertSameWeights(reference, resumed, 0, $"{kind} ");
     }
 
     public static TheoryData<string, Func<KfacOptions>> BadKfac => new()
@@ -125,8 +124,7 @@ public class OptimizerStateTests
         var (x, y) = Batches(1)[0];
         whole.Step(x, y, 0.1);
         micro.Step(x, y, 0.1);
-        foreach (var ((n, a), (_, b)) in m1.named_parameters().Zip(m2.named_parameters()))
-            Assert.True(TestModels.MaxAbs(a, b) < 1e-12, $"{n}: {TestModels.MaxAbs(a, b)}");
+        TestModels.AssertSameWeights(m1, m2, 1e-12);
     }
 
     [Fact]

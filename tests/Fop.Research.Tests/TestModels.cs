@@ -87,6 +87,13 @@ internal static class TestModels
         return torch.diag(p) - p.outer(p);
     }
 
+    /// <summary>Asserts that two models' parameters agree to <paramref name="tolerance"/> (0: bit-identical), naming the first that does not.</summary>
+    public static void AssertSameWeights(Module a, Module b, double tolerance, string label = "")
+    {
+        foreach (var ((n, pa), (_, pb)) in a.named_parameters().Zip(b.named_parameters()))
+            Assert.True(MaxAbs(pa, pb) <= tolerance, $"{label}{n}: {MaxAbs(pa, pb)}");
+    }
+
     public static double MaxAbs(Tensor a, Tensor b) => (a.to_type(ScalarType.Float64) - b.to_type(ScalarType.Float64)).abs().max().item<double>();
 
     public static Dictionary<string, Tensor> Snapshot(Module model) => model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());

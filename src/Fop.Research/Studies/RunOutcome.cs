@@ -18,19 +18,9 @@ public sealed record RunOutcome(string Stage, RunSummary Summary, double? Target
     /// <summary>Reads a run's first crossing of <paramref name="target"/> from its metrics.csv (so a target fixed after the run still applies).</summary>
     public static (int? Epochs, double? Seconds) FirstCrossing(string runDir, double? target)
     {
-        if (target is not double t) return (null, null);
-        var path = Path.Combine(runDir, "metrics.csv");
-        if (!File.Exists(path)) return (null, null);
-        var lines = File.ReadAllLines(path);
-        var header = lines[0].Split(',');
-        int e = Array.IndexOf(header, "epoch"), s = Array.IndexOf(header, "train_seconds"), a = Array.IndexOf(header, "test_accuracy");
-        foreach (var line in lines.Skip(1).Where(l => l.Length > 0))
-        {
-            var r = line.Split(',');
-            if (double.Parse(r[a], CultureInfo.InvariantCulture) >= t)
-                return (int.Parse(r[e], CultureInfo.InvariantCulture), double.Parse(r[s], CultureInfo.InvariantCulture));
-        }
-        return (null, null);
+        if (target is not double t || !File.Exists(Path.Combine(runDir, "metrics.csv"))) return (null, null);
+        var first = EpochMetrics.Read(runDir).FirstOrDefault(m => m.TestAccuracy >= t);
+        return first is null ? (null, null) : (first.Epoch, first.TrainSeconds);
     }
 
     /// <summary>CSV header of <see cref="ToCsv"/>.</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Fop.Research.Training;
 
 namespace Fop.Research.Studies;
 
@@ -19,13 +20,11 @@ public static class StudyReport
         var lines = new List<string> { "run,optimizer,batch,epoch,train_seconds,test_accuracy" };
         foreach (var r in runs.DistinctBy(r => r.Summary.Name))
         {
-            var path = Path.Combine(runner.RunDir(r.Summary.Name), "metrics.csv");
-            if (!File.Exists(path)) continue;
-            var rows = File.ReadAllLines(path);
-            var header = rows[0].Split(',');
-            int e = Array.IndexOf(header, "epoch"), t = Array.IndexOf(header, "train_seconds"), a = Array.IndexOf(header, "test_accuracy");
-            foreach (var row in rows.Skip(1).Where(l => l.Length > 0).Select(l => l.Split(',')))
-                lines.Add(string.Join(",", r.Summary.Name, r.Summary.Optimizer, r.Summary.BatchSize.ToString(CultureInfo.InvariantCulture), row[e], row[t], row[a]));
+            var runDir = runner.RunDir(r.Summary.Name);
+            if (!File.Exists(Path.Combine(runDir, "metrics.csv"))) continue;
+            foreach (var m in EpochMetrics.Read(runDir))
+                lines.Add(string.Join(",", r.Summary.Name, r.Summary.Optimizer, r.Summary.BatchSize.ToString(CultureInfo.InvariantCulture),
+                    m.Epoch.ToString(CultureInfo.InvariantCulture), m.TrainSeconds.ToString("F3", CultureInfo.InvariantCulture), m.TestAccuracy.ToString("g6", CultureInfo.InvariantCulture)));
         }
         File.WriteAllLines(Path.Combine(dir, "curves.csv"), lines);
     }

@@ -25,6 +25,8 @@ public sealed class StudyRunner : IDisposable
     public string RunsDir { get; }
     /// <summary>Every run done or read back so far, in order.</summary>
     public IReadOnlyList<RunSummary> Summaries => summaries;
+    /// <summary>Runs trained (not read back) by this runner so far.</summary>
+    public int TrainedCount { get; private set; }
     /// <summary>Called with a line when a run is read back instead of trained.</summary>
     public Action<string>? OnMessage { get; init; }
 
@@ -43,7 +45,11 @@ public sealed class StudyRunner : IDisposable
                       ?? throw new InvalidDataException($"{path}: empty run summary.");
             OnMessage?.Invoke($"{config.Name}: complete, read back");
         }
-        else summary = train(config.Validate(), dir);
+        else
+        {
+            summary = train(config.Validate(), dir);
+            TrainedCount++;
+        }
         summaries.Add(summary);
         return summary;
     }

@@ -8,6 +8,21 @@ public sealed record EpochMetrics(int Epoch, long Steps, double Lr, double Train
     public const string Header = "epoch,steps,lr,train_loss,train_accuracy,test_loss,test_accuracy,train_seconds,eval_seconds,wall_seconds,skipped_steps";
     /// <summary>CSV row.</summary>
     public string ToCsv() => FormattableString.Invariant($"{Epoch},{Steps},{Lr:g6},{TrainLoss:g6},{TrainAccuracy:g6},{TestLoss:g6},{TestAccuracy:g6},{TrainSeconds:F3},{EvalSeconds:F3},{TrainSeconds + EvalSeconds:F3},{SkippedSteps}");
+
+    /// <summary>The rows of a run folder's metrics.csv (columns found by name, so older files with extra columns still read).</summary>
+    public static IReadOnlyList<EpochMetrics> Read(string runDir)
+    {
+        var path = Path.Combine(runDir, "metrics.csv");
+        var lines = File.ReadAllLines(path);
+        if (lines.Length == 0) throw new InvalidDataException($"{path}: empty, expected the header '{Header}'.");
+        var header = lines[0].Split(',');
+        int Column(string name) => Array.IndexOf(header, name) is int i and >= 0 ? i : throw new InvalidDataException($"{path}: no '{name}' column.");
+        int[] c = new[] { "epoch", "steps", "lr", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "train_seconds", "eval_seconds", "skipped_steps" }.Select(Column).ToArray();
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        return lines.Skip(1).Where(l => l.Length > 0).Select(l => l.Split(',')).Select(r => new EpochMetrics(
+            int.Parse(r[c[0]], inv), long.Parse(r[c[1]], inv), double.Parse(r[c[2]], inv), double.Parse(r[c[3]], inv), double.Parse(r[c[4]], inv),
+            double.Parse(r[c[5]], inv), double.Parse(r[c[6]], inv), double.Parse(r[c[7]], inv), double.Parse(r[c[8]], inv), int.Parse(r[c[9]], inv))).ToList();
+    }
 }
 
 /// <summary>When test accuracy first reached the target.</summary>
