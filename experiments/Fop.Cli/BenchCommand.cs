@@ -112,7 +112,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
                     ratio_to_sgd = r.RatioToSgd, ratio_to_kfac = r.RatioToKfac,
                 }),
             };
-            File.WriteAllText(s.Json, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+            Fop.Research.Io.AtomicFile.WriteAllText(s.Json, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         }
         return 0;
     }

@@ -16,9 +16,16 @@ try
 {
     return app.Run(args);
 }
-catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or InvalidOperationException
-                              or Fop.Research.Data.DatasetUnavailableException or CommandParseException or CommandRuntimeException)
+catch (Exception e) when (ExitCodes.IsBadInput(e))
 {
-    Console.Error.WriteLine($"error: {e.Message}");
-    return 2;
+    Console.Error.WriteLine($"error: {ExitCodes.Message(e)}");
+    return ExitCodes.BadInput;
+}
+catch (Exception e)
+{
+    // Anything else is a defect or a failure of the machine, not of the input: say what, keep the trace for a bug report.
+    Console.Error.WriteLine($"error: {ExitCodes.Message(e)}");
+    if (Environment.GetEnvironmentVariable("FOP_TRACE") == "1") Console.Error.WriteLine(e);
+    else Console.Error.WriteLine("(set FOP_TRACE=1 for the stack trace)");
+    return ExitCodes.Abnormal;
 }

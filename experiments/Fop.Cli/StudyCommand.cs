@@ -35,7 +35,7 @@ internal static class StudyCommand
                     if (!Changed()) return;
                     StudyReport.WriteResults(results, r.Runs);
                     StudyReport.WriteCurves(results, runner, r.Runs.Where(x => x.Stage != "tune"));
-                    File.WriteAllText(Path.Combine(results, "table.md"), StudyReport.ScalingTable(r, command, machine, clock.Elapsed));
+                    Fop.Research.Io.AtomicFile.WriteAllText(Path.Combine(results, "table.md"), StudyReport.ScalingTable(r, command, machine, clock.Elapsed));
                     StudyPlots.AccuracyPanels(Path.Combine(results, "accuracy-vs-time.png"), r, o => RunPlots.AccuracyOverTime(runner.RunDir(o.Summary.Name), $"{o.Summary.Optimizer} lr {o.Summary.Lr:g3}"));
                     StudyPlots.TimeToTarget(Path.Combine(results, "time-to-target.png"), r);
                 }
@@ -53,7 +53,7 @@ internal static class StudyCommand
                     if (!Changed()) return;
                     StudyReport.WriteResults(results, r);
                     StudyReport.WriteCurves(results, runner, r);
-                    File.WriteAllText(Path.Combine(results, "table.md"), LongTailedStudy.Table(options, r, command, machine, clock.Elapsed));
+                    Fop.Research.Io.AtomicFile.WriteAllText(Path.Combine(results, "table.md"), LongTailedStudy.Table(options, r, command, machine, clock.Elapsed));
                 }
                 var final = LongTailedStudy.Run(runner, options, Write);
                 reported = -1;

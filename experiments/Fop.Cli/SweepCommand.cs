@@ -1,5 +1,5 @@
 using System.ComponentModel;
-using System.Text.Json;
+using Fop.Research.Studies;
 using Fop.Research.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -32,32 +32,20 @@ internal sealed class SweepCommand : Command<SweepCommand.Settings>
             return StudyCommand.Run(study, common, settings.Out ?? Path.Combine("runs", "studies"), settings.Results, command);
         }
         var base_ = settings.Load();
-        var axes = settings.Grid.Select(g =>
+        var axes = settings.Grid.Select(GridAxis.Parse).ToList();
+        RunData? loaded = null;
+        string? loadedKey = null;
+        try
         {
-            int eq = g.IndexOf('=');
-            if (eq <= 0) throw new ArgumentException($"--grid '{g}': expected key=v1,v2,...");
-            return (Key: g[..eq], Values: g[(eq + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-        }).ToList();
-        IEnumerable<List<(string Key, string Value)>> points = [[]];
-        foreach (var axis in axes) points = points.SelectMany(p => axis.Values.Select(v => p.Append((axis.Key, v)).ToList())).ToList();
-        var sweepDir = Path.Combine(base_.OutputDir, base_.Name);
-        var summaries = new List<RunSummary>();
-        foreach (var point in points)
-        {
-            var name = point.Count == 0 ? "base" : string.Join("_", point.Select(p => $"{p.Key.Split('.').Last()}-{p.Value}"));
-            var config = ConfigFile.Override(base_, point.Select(p => $"{p.Key}={p.Value}").Append($"name={name}")).Validate();
-            var runDir = Path.Combine(sweepDir, name);
-            var summaryPath = Path.Combine(runDir, "summary.json");
-            if (File.Exists(summaryPath))
+            var summaries = GridSweep.Run(base_, axes, (config, dir) =>
             {
-                AnsiConsole.MarkupLine(Markup.Escape($"{name}: complete, skipped"));
-                summaries.Add(JsonSerializer.Deserialize<RunSummary>(File.ReadAllText(summaryPath), ConfigFile.Json)!);
-                continue;
-            }
-            using var data = RunData.Load(config);
-            summaries.Add(RunView.Run(config, data, runDir, resume: true));
+                var key = $"{config.Dataset}|{config.DataDir}|{config.ImbalanceFactor}|{config.TrainSubset}|{config.TestSubset}";
+                if (key != loadedKey) { loaded?.Dispose(); loaded = RunData.Load(config); loadedKey = key; }
+                return RunView.Run(config, loaded!, dir, resume: true);
+            }, m => AnsiConsole.MarkupLine(Markup.Escape(m)));
+            AnsiConsole.Write(RunView.SummaryTable(summaries));
         }
-        AnsiConsole.Write(RunView.SummaryTable(summaries));
+        finally { loaded?.Dispose(); }
         return 0;
     }
 }

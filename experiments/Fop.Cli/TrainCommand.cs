@@ -38,19 +38,42 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
 {
     public sealed class Settings : RunSettings
     {
-        [CommandOption("--resume"), Description("Continue from the run folder's last checkpoint.")]
+        [CommandOption("--resume"), Description("Continue from the run folder's last checkpoint (refused if the config would change the trajectory so far).")]
         public bool Resume { get; init; }
+
+        [CommandOption("--overwrite"), Description("Start the run afresh even if its folder already holds a run (its checkpoint and logs are replaced).")]
+        public bool Overwrite { get; init; }
+
+        [CommandOption("--fork <NAME>"), Description("Start a new run folder NAME from this run's last checkpoint with the given config (e.g. a new lr); fork.json records the source.")]
+        public string? Fork { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
         var config = settings.Load();
         var runDir = Path.Combine(config.OutputDir, config.Name);
+        bool resume = settings.Resume;
+        if (settings.Fork is { } fork)
+        {
+            var source = runDir;
+            config = ConfigFile.Override(config, [$"name={fork}"]).Validate();
+            runDir = Path.Combine(config.OutputDir, config.Name);
+            var record = RunFork.Prepare(source, runDir, config);
+            AnsiConsole.MarkupLine(Markup.Escape($"fork of {record.ForkedFrom} at step {record.AtStep} (epoch {record.AtEpoch}): {(record.Changes.Count == 0 ? "no config change" : string.Join("; ", record.Changes))}"));
+            resume = true;
+        }
+        if (!resume && !settings.Overwrite && (File.Exists(Path.Combine(runDir, "checkpoint.bin")) || File.Exists(Path.Combine(runDir, "summary.json"))))
+            throw new ArgumentException($"{runDir}: already holds a run. Continue it with --resume, branch from it with --fork NAME, start it afresh with --overwrite, or choose another name.");
         using var data = RunData.Load(config, m => AnsiConsole.MarkupLine(Markup.Escape(m)));
         AnsiConsole.MarkupLine(Markup.Escape($"{config.Name}: {config.Optimizer} on {config.Model}/{config.Dataset} ({data.Train.Count} train, {data.Test.Count} test), batch {config.BatchSize}" +
             (config.MicroBatchSize > 0 ? $" in micro-batches of {config.MicroBatchSize}" : "") + $", lr {config.ScaledLr:g4}, {config.Epochs} epochs -> {runDir}"));
-        var summary = RunView.Run(config, data, runDir, settings.Resume);
+        var summary = RunView.Run(config, data, runDir, resume);
         AnsiConsole.Write(RunView.SummaryTable([summary]));
-        return 0;
+        if (summary.Diverged is not null)
+        {
+            Console.Error.WriteLine($"run ended abnormally: {summary.Diverged}");
+            return ExitCodes.Abnormal;
+        }
+        return ExitCodes.Done;
     }
 }

@@ -39,7 +39,6 @@ public static class RunPlots
         plot.XLabel(xLabel);
         plot.YLabel(yLabel);
         plot.ShowLegend();
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(pngPath))!);
-        plot.SavePng(pngPath, width, height);
+        Fop.Research.Io.AtomicFile.WriteVia(pngPath, tmp => plot.SavePng(tmp, width, height));
     }
 }

@@ -36,8 +36,7 @@ public static class StudyPlots
         var ticks = new ScottPlot.TickGenerators.NumericAutomatic { LabelFormatter = v => Math.Pow(10, v).ToString("g4") };
         plot.Axes.Bottom.TickGenerator = ticks;
         plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { LabelFormatter = v => Math.Pow(10, v).ToString("g3") };
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(pngPath))!);
-        plot.SavePng(pngPath, 800, 500);
+        Fop.Research.Io.AtomicFile.WriteVia(pngPath, tmp => plot.SavePng(tmp, 800, 500));
     }
 
     static Plot LinePlot(string title, string xLabel, string yLabel, IEnumerable<Curve> curves, double? target, bool logX)
@@ -75,8 +74,6 @@ public static class StudyPlots
         }
         using var image = surface.Snapshot();
         using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(pngPath))!);
-        using var file = File.Create(pngPath);
-        data.SaveTo(file);
+        Fop.Research.Io.AtomicFile.Write(pngPath, data.SaveTo);
     }
 }

@@ -140,8 +140,8 @@ public sealed class DataTests : IDisposable
             }
         }
         File.WriteAllText(Path.Combine(dir, "imgs", "dog", "broken.png"), "not an image");
-        var e = Assert.Throws<AggregateException>(() => ImageFolder.Load(Path.Combine(dir, "imgs"), 20, 16));
-        Assert.Contains("broken.png", e.InnerExceptions[0].Message);
+        var e = Assert.Throws<InvalidDataException>(() => ImageFolder.Load(Path.Combine(dir, "imgs"), 20, 16));
+        Assert.Contains("broken.png", e.Message);
         File.Delete(Path.Combine(dir, "imgs", "dog", "broken.png"));
         using var set = ImageFolder.Load(Path.Combine(dir, "imgs"), 20, 16);
         Assert.Equal(4, set.Count);

@@ -106,20 +106,25 @@ public class FopIdentityTests
     }
 
     [Theory]
-    [InlineData(FisherType.Empirical, DampingForm.PiSplit, null)]
-    [InlineData(FisherType.Empirical, DampingForm.Eigen, 0.9)]
-    public void AsKfacReproducesTheKfacOptimizerStepAfterStep(FisherType fisher, DampingForm form, double? ema)
+    [InlineData(FisherType.Empirical, DampingForm.PiSplit, null, 12, false)]
+    [InlineData(FisherType.Empirical, DampingForm.Eigen, 0.9, 12, false)]
+    [InlineData(FisherType.Empirical, DampingForm.PiSplit, null, 11, false)]   // odd batch: halves of 5 and 6, weighted by size
+    [InlineData(FisherType.MonteCarlo, DampingForm.PiSplit, 0.9, 13, false)]
+    [InlineData(FisherType.Empirical, DampingForm.PiSplit, null, 12, true)]    // projection off, layer scale on: eta is exactly 1
+    [InlineData(FisherType.MonteCarlo, DampingForm.Eigen, null, 11, true)]
+    public void AsKfacReproducesTheKfacOptimizerStepAfterStep(FisherType fisher, DampingForm form, double? ema, int batch, bool layerScaleOn)
     {
         var options = TestModels.Plain(fisher, 0.02, form) with { EmaDecay = ema, CurvatureInterval = 2, InverseInterval = 4, Sgd = new SgdOptions(0.9, false, 1e-3) };
         using var m1 = TestModels.Mlp(7, 6, 5, 4);
         using var m2 = TestModels.Mlp(7, 6, 5, 4);
         using var kfac = new Kfac(m1, options);
-        using var fop = new Optim.Fop(m2, FopOptions.AsKfac with { Kfac = options });
+        var fopOptions = layerScaleOn ? FopOptions.Paper with { Projection = false, Kfac = options } : FopOptions.AsKfac with { Kfac = options };
+        using var fop = new Optim.Fop(m2, fopOptions);
         torch.manual_seed(8);
         for (int step = 0; step < 7; step++)
         {
-            var x = torch.randn(12, 6, dtype: ScalarType.Float64);
-            var y = torch.randint(0, 4, 12);
+            var x = torch.randn(batch, 6, dtype: ScalarType.Float64);
+            var y = torch.randint(0, 4, batch);
             kfac.Step(x, y, 0.1);
             fop.Step(x, y, 0.1);
             TestModels.AssertSameWeights(m1, m2, 1e-12, $"step {step} ");
@@ -131,7 +136,8 @@ public class FopIdentityTests
     {
         var (p, g1, g2) = Layer(9);
         var r = FisherOrthogonalProjection.Compute("l", g1, g2, p, FopOptions.Paper with { Projection = false }, false, 1);
-        Assert.Equal(1.0, r.Diagnostics.Eta, 12);
+        Assert.Equal(1.0, r.Diagnostics.Eta);
+        Assert.Equal(2.0, FisherOrthogonalProjection.Compute("l", g1, g2, p, FopOptions.Paper with { Projection = false, EtaReference = EtaReference.Sum }, false, 1).Diagnostics.Eta);
         Assert.True(TestModels.MaxAbs(r.Update, p.Inverse((g1 + g2) / 2)) < 1e-12);
     }
 

@@ -130,23 +130,23 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
     }
 
     /// <summary>
-    /// Commits this step's statistics (if any) and rebuilds due preconditioners at damping lambda(step).
-    /// Non-finite statistics and failed decompositions keep the previous state and are reported in <paramref name="warnings"/>.
+    /// Commits this step's statistics (if any) and rebuilds due preconditioners at damping lambda(step). Returns false,
+    /// committing nothing, when any layer's statistics are non-finite: the caller refuses the step. A failed decomposition
+    /// keeps the previous preconditioner and is reported in <paramref name="warnings"/>.
     /// </summary>
-    public void EndStep(long step, List<string> warnings)
+    public bool EndStep(long step, List<string> warnings)
     {
         Capture.Active = false;
-        for (int i = 0; i < Factors.Count; i++)
+        var bad = Enumerable.Range(0, Factors.Count).Where(i => Factors[i].HasPending && !Factors[i].PendingIsFinite()).ToList();
+        if (bad.Count > 0)
         {
-            if (!Factors[i].HasPending) continue;
-            if (Factors[i].PendingIsFinite()) Factors[i].Commit(options.EmaDecay);
-            else
-            {
-                Factors[i].Discard();
-                warnings.Add($"step {step}: {Layers[i].Name}: non-finite curvature statistics discarded; previous factors kept.");
-            }
+            foreach (var f in Factors) f.Discard();
+            warnings.Add($"step {step}: non-finite curvature statistics in {string.Join(", ", bad.Select(i => Layers[i].Name))}; step refused, factors unchanged.");
+            return false;
         }
-        if (!IsInverseStep(step)) return;
+        foreach (var f in Factors)
+            if (f.HasPending) f.Commit(options.EmaDecay);
+        if (!IsInverseStep(step)) return true;
         double damping = options.Damping.At(step);
         for (int i = 0; i < Factors.Count; i++)
         {
@@ -166,6 +166,7 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
                     : "Keeping the previous preconditioner."));
             }
         }
+        return true;
     }
 
     /// <summary>F_damped^-1 V for layer <paramref name="i"/>; the plain V (reported) when no preconditioner exists yet.</summary>

@@ -9,8 +9,12 @@ namespace Fop.Research.Data;
 /// </summary>
 public static class BatchOrder
 {
-    /// <summary>Number of steps in an epoch of <paramref name="count"/> examples (the last batch may be smaller).</summary>
-    public static int StepsPerEpoch(int count, int batchSize) => (count + batchSize - 1) / batchSize;
+    /// <summary>
+    /// Number of steps in an epoch of <paramref name="count"/> examples. The last batch may be smaller, but a last batch of a
+    /// single example is dropped: FOP cannot split it into two halves and BatchNorm cannot normalise it.
+    /// </summary>
+    public static int StepsPerEpoch(int count, int batchSize) =>
+        batchSize > 1 && count % batchSize == 1 && count > 1 ? count / batchSize : (count + batchSize - 1) / batchSize;
 
     /// <summary>A generator seeded from a run seed and stream numbers (epoch, step, purpose).</summary>
     public static Generator Generator(long seed, params long[] stream)

@@ -38,8 +38,17 @@ public static class DatasetFiles
     }
 
     /// <summary>The first candidate folder that holds all <paramref name="fileNames"/>, or null.</summary>
-    public static string? Find(IEnumerable<string> candidates, IReadOnlyCollection<string> fileNames) =>
-        candidates.FirstOrDefault(dir => fileNames.All(f => File.Exists(Path.Combine(dir, f))));
+    public static string? Find(IEnumerable<string> candidates, IReadOnlyCollection<string> fileNames)
+    {
+        foreach (var dir in candidates)
+        {
+            // A folder where a data file should be is a broken copy, not a reason to fall through to another copy silently.
+            var folder = fileNames.Select(f => Path.Combine(dir, f)).FirstOrDefault(Directory.Exists);
+            if (folder is not null) throw new InvalidDataException($"{folder}: is a directory, expected a data file.");
+            if (fileNames.All(f => File.Exists(Path.Combine(dir, f)))) return dir;
+        }
+        return null;
+    }
 
     /// <summary>The repository root (the folder holding Fop.Research.sln) above the working directory or the assembly, or null.</summary>
     public static string? RepositoryRoot()

@@ -44,8 +44,14 @@ public static class FashionMnist
     public static ImageDataset Load(string dir, bool train)
     {
         var prefix = train ? "train" : "t10k";
-        var images = IdxFile.ReadImages(Path.Combine(dir, $"{prefix}-images-idx3-ubyte.gz"));
-        var labels = IdxFile.ReadLabels(Path.Combine(dir, $"{prefix}-labels-idx1-ubyte.gz"));
+        var imagePath = Path.Combine(dir, $"{prefix}-images-idx3-ubyte.gz");
+        var images = IdxFile.ReadImages(imagePath);
+        if (images.shape[2] != 28 || images.shape[3] != 28)
+            throw new InvalidDataException($"{imagePath}: images are {images.shape[2]}x{images.shape[3]}, but Fashion-MNIST images are 28x28 (corrupt or foreign file).");
+        var labelPath = Path.Combine(dir, $"{prefix}-labels-idx1-ubyte.gz");
+        var labels = IdxFile.ReadLabels(labelPath);
+        using (var max = labels.max())
+            if (max.item<long>() >= 10) throw new InvalidDataException($"{labelPath}: label {max.item<long>()} found, but Fashion-MNIST has classes 0..9 (corrupt file).");
         if (images.shape[0] != labels.shape[0])
             throw new InvalidDataException($"{Path.Combine(dir, prefix)}-*: {images.shape[0]} images but {labels.shape[0]} labels.");
         return new ImageDataset($"{Folder}/{(train ? "train" : "test")}", images, labels, 10, Normalization.FashionMnist);

@@ -13,6 +13,14 @@ public sealed class ImageDataset : IDisposable
         if (images.dim() != 4) throw new ArgumentException($"{name}: images must be (N, C, H, W), got [{string.Join(", ", images.shape)}].");
         if (labels.dim() != 1 || labels.shape[0] != images.shape[0])
             throw new ArgumentException($"{name}: {labels.shape[0]} labels for {images.shape[0]} images.");
+        if (labels.shape[0] > 0)
+        {
+            using var min = labels.min();
+            using var max = labels.max();
+            long lo = min.to_type(ScalarType.Int64).item<long>(), hi = max.to_type(ScalarType.Int64).item<long>();
+            // An out-of-range label would reach the loss and abort the process in native code: stop it here.
+            if (lo < 0 || hi >= numClasses) throw new InvalidDataException($"{name}: labels span {lo}..{hi}, outside the {numClasses} classes 0..{numClasses - 1} (corrupt label file?).");
+        }
         Name = name;
         Images = images.DetachFromDisposeScope();
         Labels = labels.to_type(ScalarType.Int64).DetachFromDisposeScope();

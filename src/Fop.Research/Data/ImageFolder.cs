@@ -40,7 +40,8 @@ public static class ImageFolder
             .ToArray();
         if (files.Length == 0) throw new InvalidDataException($"{root}: no .jpg/.jpeg/.png images.");
         var pixels = new byte[(long)files.Length * 3 * size * size];
-        Parallel.For(0, files.Length, i => DecodeInto(files[i].File, resize, size, pixels.AsSpan((int)((long)i * 3 * size * size), 3 * size * size)));
+        try { Parallel.For(0, files.Length, i => DecodeInto(files[i].File, resize, size, pixels.AsSpan((int)((long)i * 3 * size * size), 3 * size * size))); }
+        catch (AggregateException e) when (e.InnerExceptions.FirstOrDefault(x => x is InvalidDataException) is { } bad) { throw bad; }
         var images = torch.tensor(pixels, dtype: ScalarType.Byte).view(files.Length, 3, size, size);
         var labels = torch.tensor(files.Select(f => (long)f.Label).ToArray());
         return new ImageDataset(name ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(root)), images, labels, classes.Length, normalization ?? Normalization.ImageNet);

@@ -5,8 +5,19 @@ using static TorchSharp.torch.nn;
 
 namespace Fop.Research.Optim;
 
-/// <summary>The two gradients FOP compares: g1 and g2, one tensor per trainable parameter each, with the batch's loss.</summary>
-public sealed record DualGradients(IReadOnlyList<Tensor> First, IReadOnlyList<Tensor> Second, double LossSum, long Correct, long Examples);
+/// <summary>
+/// The two gradients FOP compares: g1 and g2 (each the mean gradient of its part of the batch), one tensor per trainable
+/// parameter each, with the batch's loss and how many examples each part had.
+/// </summary>
+public sealed record DualGradients(IReadOnlyList<Tensor> First, IReadOnlyList<Tensor> Second, double LossSum, long Correct, long FirstExamples, long SecondExamples)
+{
+    /// <summary>Examples in the whole batch.</summary>
+    public long Examples => FirstExamples + SecondExamples;
+    /// <summary>The weight of g1 in the full-batch mean: g_avg = w g1 + (1 - w) g2 with w = n1 / n (1/2 for equal halves).</summary>
+    public double FirstWeight => FirstExamples / (double)Examples;
+    /// <summary>The full-batch mean gradient of parameter <paramref name="i"/>, weighting each half by its size.</summary>
+    public Tensor Average(int i) => First[i] * FirstWeight + Second[i] * (1 - FirstWeight);
+}
 
 /// <summary>
 /// Where FOP's g1 and g2 come from. Here: the two halves of one batch. A multi-process trainer supplies them from even and
@@ -36,6 +47,6 @@ public sealed class HalfBatchSplit : IDualGradientSource
         var g1 = readAndZeroGradients();
         var second = GradientPass.Accumulate(model, likelihood, inputs.narrow(0, half, n - half), targets.narrow(0, half, n - half), microBatchSize, n - half, recorder, timer);
         var g2 = readAndZeroGradients();
-        return new DualGradients(g1, g2, first.LossSum + second.LossSum, first.Correct + second.Correct, n);
+        return new DualGradients(g1, g2, first.LossSum + second.LossSum, first.Correct + second.Correct, half, n - half);
     }
 }

@@ -18,11 +18,15 @@ public static class FisherOrthogonalProjection
     /// <summary>E at or below this fraction of &lt;g_avg, F^-1 g_avg&gt; counts as zero (g1 == g2): beta = 0.</summary>
     public const double NegligibleOrthogonalEnergy = 1e-12;
 
-    /// <summary>FOP for one layer from its two half-batch gradients; <paramref name="lr"/> only scales the KL diagnostics.</summary>
-    public static LayerProjection Compute(string layer, Tensor g1, Tensor g2, KroneckerPreconditioner f, FopOptions o, bool diagnostics, double lr)
+    /// <summary>
+    /// FOP for one layer from its two half-batch gradients; <paramref name="firstWeight"/> = n1 / n makes g_avg the full-batch
+    /// mean when the halves differ in size (1/2 for equal halves); <paramref name="lr"/> only scales the KL diagnostics.
+    /// </summary>
+    public static LayerProjection Compute(string layer, Tensor g1, Tensor g2, KroneckerPreconditioner f, FopOptions o, bool diagnostics, double lr, double firstWeight = 0.5)
     {
+        if (!(firstWeight > 0 && firstWeight < 1)) throw new ArgumentOutOfRangeException(nameof(firstWeight), firstWeight, "the first half's share of the batch must lie in (0, 1).");
         using var scope = torch.NewDisposeScope();
-        var gAvg = (g1 + g2) * 0.5;
+        var gAvg = g1 * firstWeight + g2 * (1 - firstWeight);
         var pAvg = f.Inverse(gAvg);                       // F^-1 g_avg, the KFAC direction
         double s = 0, beta = 0, perpRatio = double.NaN;
         Tensor? gPerp = null, pPerp = null;
@@ -48,9 +52,17 @@ public static class FisherOrthogonalProjection
         var gComb = gPerp is null ? gAvg : gAvg + gPerp * beta;
         var pComb = pPerp is null ? pAvg : pAvg + pPerp * beta;
         double eta = 1.0;
-        if (o.LayerScale)
+        if (o.LayerScale && gPerp is null)
         {
-            var gT = o.EtaReference == EtaReference.Average ? gAvg : g1 + g2;
+            // Without the projection g_comb = g_avg, so eta = <g_t, F^-1 g_avg> / <g_avg, F^-1 g_avg> is 1 (or 2 for g_t = 2 g_avg) by algebra: make it exact.
+            eta = o.EtaReference == EtaReference.Average ? 1.0 : 2.0;
+            if (o.EtaMin is double lo) eta = Math.Max(lo, eta);
+            if (o.EtaMax is double hi) eta = Math.Min(hi, eta);
+        }
+        else if (o.LayerScale)
+        {
+            // The literal g1 + g2 of eq. 8 is 2 g_avg for equal halves; 2 g_avg keeps it a multiple of the full-batch mean for unequal ones.
+            var gT = o.EtaReference == EtaReference.Average ? gAvg : gAvg * 2;
             double den = KroneckerPreconditioner.Dot(gComb, pComb);
             eta = den > 0 ? KroneckerPreconditioner.Dot(gT, pComb) / den : 1.0;
             if (o.EtaMin is double lo) eta = Math.Max(lo, eta);

@@ -41,7 +41,9 @@ public sealed class Fop : NaturalGradientOptimizer
             Curvature.DiscardStep();
             return NonFinite(dual.LossSum, dual.Examples);
         }
-        using (PhaseTimer.Time(Timer, StepPhase.Curvature)) Curvature.EndStep(StepCount, Warnings);
+        bool committed;
+        using (PhaseTimer.Time(Timer, StepPhase.Curvature)) committed = Curvature.EndStep(StepCount, Warnings);
+        if (!committed) return NonFinite(dual.LossSum, dual.Examples, "curvature statistics");
 
         var index = new Dictionary<object, int>(ReferenceEqualityComparer.Instance);
         for (int k = 0; k < Parameters.Count; k++) index[Parameters[k].Parameter] = k;
@@ -57,7 +59,7 @@ public sealed class Fop : NaturalGradientOptimizer
         {
             var g1 = Matrix(layers[i], dual.First);
             var g2 = Matrix(layers[i], dual.Second);
-            averages.Add((g1 + g2) * 0.5);
+            averages.Add(g1 * dual.FirstWeight + g2 * (1 - dual.FirstWeight));
             if (diagnostics)
             {
                 dot12 += KroneckerPreconditioner.Dot(g1, g2);
@@ -70,7 +72,7 @@ public sealed class Fop : NaturalGradientOptimizer
                 directions.Add(Curvature.Precondition(i, averages[i], Warnings));
                 continue;
             }
-            var projection = FisherOrthogonalProjection.Compute(layers[i].Name, g1, g2, p, options, diagnostics, lr);
+            var projection = FisherOrthogonalProjection.Compute(layers[i].Name, g1, g2, p, options, diagnostics, lr, dual.FirstWeight);
             directions.Add(projection.Update);
             perLayer.Add(projection.Diagnostics);
         }
@@ -78,8 +80,9 @@ public sealed class Fop : NaturalGradientOptimizer
         LastDiagnostics = report ?? LastDiagnostics;
 
         double nu = Tail.KlClipFactor(directions.Zip(averages), lr);
+        if (!double.IsFinite(nu) || !AllFinite(0, directions)) return NonFinite(dual.LossSum, dual.Examples, $"FOP direction (KL-clip factor {nu})");
         if (nu != 1.0) foreach (var d in directions) d.mul_(nu);
-        Tail.Apply(layers, directions, Parameters, i => (dual.First[i] + dual.Second[i]) * 0.5, lr);
+        Tail.Apply(layers, directions, Parameters, dual.Average, lr);
         return new StepResult(dual.LossSum, dual.Correct, dual.Examples, Fop: report);
     }
 }

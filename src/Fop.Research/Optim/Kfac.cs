@@ -34,11 +34,22 @@ public sealed class Kfac : NaturalGradientOptimizer
             ZeroGrad();
             return NonFinite(lossSum, n);
         }
-        using (PhaseTimer.Time(Timer, StepPhase.Curvature)) Curvature.EndStep(StepCount, Warnings);
+        bool committed;
+        using (PhaseTimer.Time(Timer, StepPhase.Curvature)) committed = Curvature.EndStep(StepCount, Warnings);
+        if (!committed)
+        {
+            ZeroGrad();
+            return NonFinite(lossSum, n, "curvature statistics");
+        }
         var layers = Curvature.Layers;
         var gradientMatrices = layers.Select(l => l.GradientMatrix()).ToList();
         var directions = gradientMatrices.Select((g, i) => Curvature.Precondition(i, g, Warnings)).ToList();
         double nu = Tail.KlClipFactor(directions.Zip(gradientMatrices), lr);
+        if (!double.IsFinite(nu) || !AllFinite(0, directions))
+        {
+            ZeroGrad();
+            return NonFinite(lossSum, n, $"preconditioned direction (KL-clip factor {nu})");
+        }
         if (nu != 1.0) foreach (var d in directions) d.mul_(nu);
         Tail.Apply(layers, directions, Parameters, i => grads[i], lr);
         return new StepResult(lossSum, correct, n);

@@ -123,9 +123,9 @@ public abstract class ModelOptimizer : IDisposable
         return true;
     }
 
-    /// <summary>The result of a step refused because of a non-finite loss or gradient.</summary>
-    protected StepResult NonFinite(double lossSum, long examples) =>
-        new(lossSum, 0, examples, Skipped: true, Message: $"{Name} step {StepCount}: non-finite loss or gradient (loss sum {lossSum}); weights and optimizer state left unchanged.");
+    /// <summary>The result of a step refused because <paramref name="what"/> was non-finite.</summary>
+    protected StepResult NonFinite(double lossSum, long examples, string what = "loss or gradient") =>
+        new(lossSum, 0, examples, Skipped: true, Message: $"{Name} step {StepCount}: non-finite {what} (loss sum {lossSum}); weights and optimizer state left unchanged.");
 
     /// <summary>Scales directions so their global norm is at most <paramref name="maxNorm"/> (no-op when null).</summary>
     internal static void ClipGlobalNorm(IReadOnlyList<ParameterDirection> items, double? maxNorm)

@@ -1,3 +1,4 @@
+using Fop.Research.Io;
 using System.Globalization;
 using System.Text;
 using Fop.Research.Training;
@@ -11,7 +12,7 @@ public static class StudyReport
     public static void WriteResults(string dir, IEnumerable<RunOutcome> runs)
     {
         Directory.CreateDirectory(dir);
-        File.WriteAllLines(Path.Combine(dir, "results.csv"), runs.Select(r => r.ToCsv()).Prepend(RunOutcome.CsvHeader));
+        AtomicFile.WriteAllLines(Path.Combine(dir, "results.csv"), runs.Select(r => r.ToCsv()).Prepend(RunOutcome.CsvHeader));
     }
 
     /// <summary>Writes curves.csv: every epoch of every listed run (run, epoch, train seconds, test accuracy), so figures can be redrawn from committed files.</summary>
@@ -26,7 +27,7 @@ public static class StudyReport
                 lines.Add(string.Join(",", r.Summary.Name, r.Summary.Optimizer, r.Summary.BatchSize.ToString(CultureInfo.InvariantCulture),
                     m.Epoch.ToString(CultureInfo.InvariantCulture), m.TrainSeconds.ToString("F3", CultureInfo.InvariantCulture), m.TestAccuracy.ToString("g6", CultureInfo.InvariantCulture)));
         }
-        File.WriteAllLines(Path.Combine(dir, "curves.csv"), lines);
+        AtomicFile.WriteAllLines(Path.Combine(dir, "curves.csv"), lines);
     }
 
     /// <summary>The scaling study's table.md: the paper's Table 1 layout (epochs / seconds to target per optimizer and batch).</summary>

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Fop.Research.Training;
 
 namespace Fop.Research.Studies;
@@ -41,8 +40,7 @@ public sealed class StudyRunner : IDisposable
         RunSummary summary;
         if (File.Exists(path))
         {
-            summary = JsonSerializer.Deserialize<RunSummary>(File.ReadAllText(path), SummaryJson)
-                      ?? throw new InvalidDataException($"{path}: empty run summary.");
+            summary = RunSummary.Read(path);
             OnMessage?.Invoke($"{config.Name}: complete, read back");
         }
         else
@@ -61,12 +59,6 @@ public sealed class StudyRunner : IDisposable
         if (!data.TryGetValue(key, out var d)) data[key] = d = RunData.Load(config, OnMessage);
         return d;
     }
-
-    static readonly JsonSerializerOptions SummaryJson = new(ConfigFile.Json)
-    {
-        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip,
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
 
     /// <inheritdoc />
     public void Dispose()

@@ -1,44 +1,63 @@
+using System.Security.Cryptography;
 using System.Text;
+using Fop.Research.Io;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Fop.Research.Training;
 
 /// <summary>
-/// A run's checkpoint file: trainer state as JSON, then the model's and the optimizer's named tensors. Written to a
-/// temporary file and renamed, so a run killed while saving keeps its previous checkpoint.
+/// A run's checkpoint file: trainer state as JSON, then the model's and the optimizer's named tensors, then a SHA-256 of
+/// everything before it. Written atomically, so a run killed while saving keeps its previous checkpoint; a damaged file
+/// is recognised by its hash before any tensor is parsed.
 /// </summary>
 public static class Checkpoint
 {
-    const string Magic = "FOPCKPT1";
+    const string Magic = "FOPCKPT2";
+    const int HashBytes = 32;
 
     /// <summary>Writes the checkpoint atomically.</summary>
-    public static void Save(string path, string trainerStateJson, IReadOnlyDictionary<string, Tensor> model, IReadOnlyDictionary<string, Tensor> optimizer)
-    {
-        var tmp = path + ".tmp";
-        using (var stream = File.Create(tmp))
-        using (var writer = new BinaryWriter(stream, Encoding.UTF8))
+    public static void Save(string path, string trainerStateJson, IReadOnlyDictionary<string, Tensor> model, IReadOnlyDictionary<string, Tensor> optimizer) =>
+        AtomicFile.Write(path, file =>
         {
-            writer.Write(Magic);
-            writer.Write(trainerStateJson);
-            WriteTensors(writer, model);
-            WriteTensors(writer, optimizer);
-        }
-        File.Move(tmp, path, overwrite: true);
-    }
+            using var hashing = new HashingStream(file);
+            using (var writer = new BinaryWriter(hashing, Encoding.UTF8, leaveOpen: true))
+            {
+                writer.Write(Magic);
+                writer.Write(trainerStateJson);
+                WriteTensors(writer, model);
+                writer.Flush();
+                FaultInjection.InsideCheckpointWrite();
+                WriteTensors(writer, optimizer);
+            }
+            file.Write(hashing.Hash());
+        });
 
-    /// <summary>Reads a checkpoint; the tensors are on the CPU.</summary>
+    /// <summary>Reads a checkpoint; the tensors are on the CPU. A truncated, altered or foreign file is an <see cref="InvalidDataException"/> naming it.</summary>
     public static (string TrainerStateJson, Dictionary<string, Tensor> Model, Dictionary<string, Tensor> Optimizer) Load(string path)
     {
+        if (Directory.Exists(path)) throw new InvalidDataException($"{path}: is a directory, expected a checkpoint file.");
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new InvalidDataException($"{path}: checkpoint could not be read ({e.Message}).", e); }
+        if (bytes.Length < Magic.Length + 1 + HashBytes) throw new InvalidDataException($"{path}: checkpoint is truncated or empty ({bytes.Length} bytes).");
+        if (Encoding.ASCII.GetString(bytes, 1, Magic.Length) != Magic)
+            throw new InvalidDataException($"{path}: not a Fop.Research checkpoint of format {Magic}.");
+        var expected = SHA256.HashData(bytes.AsSpan(0, bytes.Length - HashBytes));
+        if (!expected.AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - HashBytes)))
+            throw new InvalidDataException($"{path}: checkpoint is corrupt (its SHA-256 does not match; truncated or altered). Delete it to restart the run, or restore a copy.");
         try
         {
-            using var stream = File.OpenRead(path);
+            using var stream = new MemoryStream(bytes, 0, bytes.Length - HashBytes, writable: false);
             using var reader = new BinaryReader(stream, Encoding.UTF8);
-            if (reader.ReadString() != Magic) throw new InvalidDataException($"{path}: not a Fop.Research checkpoint.");
+            reader.ReadString();
             var json = reader.ReadString();
             return (json, ReadTensors(reader), ReadTensors(reader));
         }
-        catch (EndOfStreamException e) { throw new InvalidDataException($"{path}: checkpoint is truncated.", e); }
+        catch (Exception e) when (e is EndOfStreamException or IOException or ArgumentException or FormatException)
+        {
+            throw new InvalidDataException($"{path}: checkpoint content is unreadable ({e.Message}).", e);
+        }
     }
 
     static void WriteTensors(BinaryWriter writer, IReadOnlyDictionary<string, Tensor> tensors)
@@ -62,5 +81,25 @@ public static class Checkpoint
             result[name] = TensorExtensionMethods.Load(reader);
         }
         return result;
+    }
+
+    /// <summary>A write-only pass-through stream that hashes what goes through it.</summary>
+    sealed class HashingStream(Stream inner) : Stream
+    {
+        readonly IncrementalHash hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        public byte[] Hash() => hash.GetHashAndReset();
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+        public override void Write(ReadOnlySpan<byte> buffer) { hash.AppendData(buffer); inner.Write(buffer); }
+        public override void WriteByte(byte value) => Write([value]);
+        public override void Flush() => inner.Flush();
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        protected override void Dispose(bool disposing) { if (disposing) hash.Dispose(); base.Dispose(disposing); }
     }
 }

@@ -96,6 +96,29 @@ public sealed record RunConfig
     [JsonIgnore]
     public FopOptions EffectiveFop => Fop with { Kfac = EffectiveKfac };
 
+    /// <summary>Settings that are valid but have no effect in this combination (a likely mistake worth a warning).</summary>
+    public IReadOnlyList<string> Warnings()
+    {
+        var w = new List<string>();
+        var defaults = FopOptions.Paper;
+        if (Optimizer == "fop")
+        {
+            if (Fop.Beta == BetaRule.Adaptive && Fop.FixedBeta != defaults.FixedBeta) w.Add($"fop.fixed_beta = {Fop.FixedBeta} has no effect with fop.beta = adaptive (set fop.beta=fixed to use it).");
+            if (!Fop.LayerScale && (Fop.EtaMin is not null || Fop.EtaMax is not null)) w.Add("fop.eta_min / fop.eta_max have no effect with fop.layer_scale = false.");
+            if (!Fop.LayerScale && Fop.EtaReference != defaults.EtaReference) w.Add("fop.eta_reference has no effect with fop.layer_scale = false.");
+            if (!Fop.Projection && (Fop.Beta != defaults.Beta || Fop.DampedProjection != defaults.DampedProjection || Fop.Eps != defaults.Eps))
+                w.Add("fop.beta, fop.damped_projection and fop.eps have no effect with fop.projection = false.");
+        }
+        else if (Json(Fop) != Json(defaults)) w.Add($"fop.* settings have no effect with optimizer = {Optimizer}.");
+        if (Optimizer is "sgd" or "adamw" && Json(Kfac) != Json(KfacOptions.Paper)) w.Add($"kfac.* settings have no effect with optimizer = {Optimizer}.");
+        if (MicroBatchSize >= BatchSize && MicroBatchSize > 0) w.Add($"micro_batch_size {MicroBatchSize} >= batch_size {BatchSize}: every batch runs in one piece.");
+        if (StopAtTarget && TargetAccuracy is null) w.Add("stop_at_target has no effect without target_accuracy.");
+        if (BaseBatchSize is null && BatchSize > 1024 && Lr == new RunConfig().Lr) w.Add($"batch_size {BatchSize} with the default lr and no base_batch_size: the learning rate is not scaled.");
+        return w;
+    }
+
+    static string Json<T>(T value) => System.Text.Json.JsonSerializer.Serialize(value, ConfigFile.Json);
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid value.</summary>
     public RunConfig Validate()
     {
@@ -124,8 +147,8 @@ public sealed record RunConfig
         Schedule.Validate();
         Sgd.Validate();
         Adamw.Validate();
-        if (Optimizer == "kfac") EffectiveKfac.Validate();
-        if (Optimizer == "fop") EffectiveFop.Validate();
+        // Settings are checked even where this optimizer ignores them: a bad value is a mistake whichever run it is in.
+        EffectiveFop.Validate();
         return this;
     }
 }

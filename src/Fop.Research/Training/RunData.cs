@@ -45,6 +45,12 @@ public sealed class RunData(ImageDataset train, ImageDataset test) : IDisposable
             default:
                 throw new ArgumentException($"dataset '{config.Dataset}' is not supported.");
         }
+        if (!train.ExampleShape.SequenceEqual(test.ExampleShape))
+        {
+            var message = $"{config.Dataset}: training images are [{string.Join(", ", train.ExampleShape)}] but test images are [{string.Join(", ", test.ExampleShape)}]; the files do not belong together.";
+            train.Dispose(); test.Dispose();
+            throw new InvalidDataException(message);
+        }
         if (config.ImbalanceFactor > 1)
         {
             var lt = LongTailed.Subset(train, config.ImbalanceFactor);

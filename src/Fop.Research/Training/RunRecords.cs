@@ -1,4 +1,31 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Fop.Research.Io;
+
 namespace Fop.Research.Training;
+
+/// <summary>The JSON conventions of the records a run writes and reads back (summary, trainer state): config naming, NaN and infinities as strings, unknown keys skipped.</summary>
+public static class RunJson
+{
+    /// <summary>The options.</summary>
+    public static JsonSerializerOptions Options { get; } = new(ConfigFile.Json)
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>Reads a record, turning any defect into an <see cref="InvalidDataException"/> that names the file.</summary>
+    public static T Read<T>(string path) where T : class
+    {
+        if (Directory.Exists(path)) throw new InvalidDataException($"{path}: is a directory, expected a JSON file.");
+        try { return JsonSerializer.Deserialize<T>(File.ReadAllText(path), Options) ?? throw new InvalidDataException($"{path}: empty (null) JSON."); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: not a valid {typeof(T).Name} ({e.Message}). Delete it to re-run this step.", e); }
+        catch (Exception e) when (e is IOException and not FileNotFoundException or UnauthorizedAccessException) { throw new InvalidDataException($"{path}: could not be read ({e.Message}).", e); }
+    }
+
+    /// <summary>Writes a record atomically.</summary>
+    public static void Write<T>(string path, T value) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(value, Options));
+}
 
 /// <summary>One row of metrics.csv: the state after an epoch.</summary>
 public sealed record EpochMetrics(int Epoch, long Steps, double Lr, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy,
@@ -76,6 +103,9 @@ public sealed record RunSummary
     public string? Diverged { get; init; }
     /// <summary>Device used.</summary>
     public string Device { get; init; } = "";
+
+    /// <summary>Reads a summary.json (NaN accuracies of diverged runs included); a defect is an error naming the file.</summary>
+    public static RunSummary Read(string path) => RunJson.Read<RunSummary>(path);
 }
 
 /// <summary>Progress of a run, reported after every step.</summary>

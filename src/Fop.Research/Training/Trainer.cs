@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Fop.Research.Curvature;
 using Fop.Research.Data;
+using Fop.Research.Io;
 using Fop.Research.Models;
 using Fop.Research.Optim;
 using TorchSharp;
@@ -61,16 +62,66 @@ public sealed class Trainer
         public string? Diverged { get; set; }
     }
 
-    static readonly JsonSerializerOptions StateJson = new(ConfigFile.Json) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+    static JsonSerializerOptions StateJson => RunJson.Options;
 
-    /// <summary>Trains in <paramref name="runDir"/> (created); with <paramref name="resume"/>, continues from its checkpoint if there is one.</summary>
+    /// <summary>Refuses a resume whose config differs from the run's config.json in a key that changes the trajectory so far.</summary>
+    void CheckResumable(string configPath)
+    {
+        if (!File.Exists(configPath)) return;
+        RunConfig old;
+        try { old = ConfigFile.Load(configPath); }
+        catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidDataException($"{configPath}: the run's own config cannot be read back ({e.Message}).", e);
+        }
+        var conflicts = ConfigDifferences.TrajectoryChanging(old, config);
+        if (conflicts.Count > 0)
+            throw new ResumeConflictException($"{configPath}: resuming with a different config would mix two trajectories in one run folder. " +
+                $"Differing keys (run's -> requested): {string.Join("; ", conflicts)}. Resume without these changes, or start a new run " +
+                "from this checkpoint with --fork NAME.");
+        foreach (var d in ConfigDifferences.Between(old, config))
+            OnMessage?.Invoke($"resuming with {d}" + (d.Key == "epochs" && config.Schedule.Kind is "cosine" or "exponential" ? " (the schedule is stretched to the new budget from here on)" : ""));
+    }
+
+    /// <summary>Loads a checkpoint into the model and optimizer; any mismatch is an error naming the file.</summary>
+    static State Restore(string checkpointPath, Module<Tensor, Tensor> model, ModelOptimizer optimizer, Device device)
+    {
+        var (json, modelState, optimizerState) = Checkpoint.Load(checkpointPath);
+        try
+        {
+            var state = JsonSerializer.Deserialize<State>(json, StateJson) ?? throw new InvalidDataException("empty trainer state");
+            model.load_state_dict(modelState.ToDictionary(kv => kv.Key, kv => kv.Value.to(device)));
+            optimizer.LoadStateDict(optimizerState.ToDictionary(kv => kv.Key, kv => kv.Value.to(device)));
+            return state;
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or KeyNotFoundException or InvalidOperationException or System.Runtime.InteropServices.ExternalException)
+        {
+            throw new InvalidDataException($"{checkpointPath}: does not fit this run's model and optimizer ({e.Message}).", e);
+        }
+        finally
+        {
+            foreach (var t in modelState.Values.Concat(optimizerState.Values)) t.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Trains in <paramref name="runDir"/> (created); with <paramref name="resume"/>, continues from its checkpoint if there is one.
+    /// A resume whose config would change the trajectory already followed is refused (<see cref="ResumeConflictException"/>).
+    /// </summary>
     public RunSummary Run(string runDir, bool resume = false)
     {
-        Directory.CreateDirectory(runDir);
+        var checkpointPath = Path.Combine(runDir, "checkpoint.bin");
+        var configPath = Path.Combine(runDir, "config.json");
+        if (Directory.Exists(checkpointPath)) throw new InvalidDataException($"{checkpointPath}: is a directory, expected the run's checkpoint file.");
+        bool resuming = resume && File.Exists(checkpointPath);
+        if (resuming) CheckResumable(configPath);
+        // A process killed while writing leaves its temporary file behind; the file it was replacing is intact.
+        if (Directory.Exists(runDir))
+            foreach (var stale in Directory.GetFiles(runDir, ".*.tmp*")) File.Delete(stale);
+        foreach (var w in config.Warnings()) OnMessage?.Invoke($"warning: {w}");
+        AtomicFile.WriteAllText(configPath, ConfigFile.ToJson(config));
         if (config.Threads > 0) torch.set_num_threads(config.Threads);
         var device = DeviceChoice.Resolve(config.Device);
-        var checkpointPath = Path.Combine(runDir, "checkpoint.bin");
-        File.WriteAllText(Path.Combine(runDir, "config.json"), ConfigFile.ToJson(config));
 
         torch.manual_seed(config.Seed);
         var model = ModelCatalog.Create(config.Model, data.Train.ExampleShape, data.Train.NumClasses, config.MlpHidden);
@@ -80,21 +131,17 @@ public sealed class Trainer
         var scheduler = new LrScheduler(config.Schedule, config.Epochs);
         var state = new State();
 
-        if (resume && File.Exists(checkpointPath))
+        if (resuming)
         {
-            var (json, modelState, optimizerState) = Checkpoint.Load(checkpointPath);
-            state = JsonSerializer.Deserialize<State>(json, StateJson)!;
-            model.load_state_dict(modelState.ToDictionary(kv => kv.Key, kv => kv.Value.to(device)));
-            optimizer.LoadStateDict(optimizerState.ToDictionary(kv => kv.Key, kv => kv.Value.to(device)));
-            foreach (var t in modelState.Values.Concat(optimizerState.Values)) t.Dispose();
+            state = Restore(checkpointPath, model, optimizer, device);
             scheduler.PlateauState = (state.PlateauFactor, state.PlateauBest, state.PlateauBad);
             OnMessage?.Invoke($"resumed from {checkpointPath} at epoch {state.Epoch + 1}, step {state.StepInEpoch} ({state.GlobalStep} steps done)");
         }
         else if (File.Exists(checkpointPath)) File.Delete(checkpointPath);
 
-        using var metrics = new CsvLog(Path.Combine(runDir, "metrics.csv"), EpochMetrics.Header, resume, keep: r => int.Parse(r[0]) <= state.Epoch);
-        using var steps = new CsvLog(Path.Combine(runDir, "steps.csv"), "step,epoch,lr,loss,accuracy,ms,skipped,beta,eta,s,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal", resume, keep: r => long.Parse(r[0]) < state.GlobalStep);
-        using var layers = new CsvLog(Path.Combine(runDir, "layers.csv"), "step,layer,s,beta,eta,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal", resume, keep: r => long.Parse(r[0]) < state.GlobalStep);
+        using var metrics = new CsvLog(Path.Combine(runDir, "metrics.csv"), EpochMetrics.Header, resuming, keep: r => int.Parse(r[0]) <= state.Epoch);
+        using var steps = new CsvLog(Path.Combine(runDir, "steps.csv"), "step,epoch,lr,loss,accuracy,ms,skipped,beta,eta,s,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal", resuming, keep: r => long.Parse(r[0]) < state.GlobalStep);
+        using var layers = new CsvLog(Path.Combine(runDir, "layers.csv"), "step,layer,s,beta,eta,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal", resuming, keep: r => long.Parse(r[0]) < state.GlobalStep);
 
         int n = data.Train.Count;
         int stepsPerEpoch = BatchOrder.StepsPerEpoch(n, config.BatchSize);
@@ -227,7 +274,7 @@ public sealed class Trainer
             SkippedSteps = state.SkippedSteps, PreconditionedParameters = optimizer.PreconditionedParameters, Warnings = state.Warnings,
             Completed = !stopped && state.Diverged is null && state.Epoch >= config.Epochs, Diverged = state.Diverged, Device = device.type.ToString().ToLowerInvariant(),
         };
-        if (!stopped) File.WriteAllText(Path.Combine(runDir, "summary.json"), JsonSerializer.Serialize(summary, StateJson));
+        if (!stopped) RunJson.Write(Path.Combine(runDir, "summary.json"), summary);
         return summary;
     }
 

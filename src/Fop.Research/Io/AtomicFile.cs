@@ -1,0 +1,71 @@
+using System.Text;
+
+namespace Fop.Research.Io;
+
+/// <summary>
+/// Writes files so that a reader only ever sees the old content or the complete new one: the bytes go to a temporary
+/// file beside the target, are flushed to disk, and the temporary file is renamed over the target.
+/// </summary>
+public static class AtomicFile
+{
+    /// <summary>Writes <paramref name="write"/>'s bytes to <paramref name="path"/> atomically; on failure the previous file is untouched.</summary>
+    public static void Write(string path, Action<Stream> write)
+    {
+        var full = Path.GetFullPath(path);
+        var dir = Path.GetDirectoryName(full)!;
+        // The temporary file keeps the target's extension so that writers choosing a format by extension still work.
+        var tmp = Path.Combine(dir, $".{Path.GetFileNameWithoutExtension(full)}.{Environment.ProcessId}.tmp{Path.GetExtension(full)}");
+        try
+        {
+            Directory.CreateDirectory(dir);
+            using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                write(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(tmp);
+            throw new IOException($"{path}: could not be written ({e.Message}); the previous version, if any, is unchanged.", e);
+        }
+    }
+
+    /// <summary>Writes a file produced by a library that only takes a path (e.g. a plot's SavePng) atomically.</summary>
+    public static void WriteVia(string path, Action<string> writeToPath)
+    {
+        var full = Path.GetFullPath(path);
+        var dir = Path.GetDirectoryName(full)!;
+        var tmp = Path.Combine(dir, $".{Path.GetFileNameWithoutExtension(full)}.{Environment.ProcessId}.tmp{Path.GetExtension(full)}");
+        try
+        {
+            Directory.CreateDirectory(dir);
+            writeToPath(tmp);
+            using (var stream = new FileStream(tmp, FileMode.Open, FileAccess.ReadWrite)) stream.Flush(flushToDisk: true);
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(tmp);
+            throw new IOException($"{path}: could not be written ({e.Message}); the previous version, if any, is unchanged.", e);
+        }
+    }
+
+    /// <summary>Writes UTF-8 text atomically.</summary>
+    public static void WriteAllText(string path, string text) =>
+        Write(path, s => { var bytes = new UTF8Encoding(false).GetBytes(text); s.Write(bytes); });
+
+    /// <summary>Writes lines (each ended by a newline) atomically.</summary>
+    public static void WriteAllLines(string path, IEnumerable<string> lines)
+    {
+        var builder = new StringBuilder();
+        foreach (var line in lines) builder.Append(line).Append('\n');
+        WriteAllText(path, builder.ToString());
+    }
+
+    static void TryDelete(string path)
+    {
+        try { if (File.Exists(path)) File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
