@@ -114,20 +114,6 @@ public class OptimizerStateTests
     }
 
     [Fact]
-    public void MicroBatchAccumulationGivesTheSameStepAsTheWholeBatch()
-    {
-        var options = TestModels.Plain(FisherType.Empirical, 0.02);
-        using var m1 = TestModels.Mlp(4, 6, 5, 4);
-        using var m2 = TestModels.Mlp(4, 6, 5, 4);
-        using var whole = new Optim.Fop(m1, FopOptions.Paper with { Kfac = options });
-        using var micro = new Optim.Fop(m2, FopOptions.Paper with { Kfac = options }, microBatchSize: 2);
-        var (x, y) = Batches(1)[0];
-        whole.Step(x, y, 0.1);
-        micro.Step(x, y, 0.1);
-        TestModels.AssertSameWeights(m1, m2, 1e-12);
-    }
-
-    [Fact]
     public void ExcludedLayersAreReportedAndTakeThePlainGradient()
     {
         using var model = TestModels.Mlp(1, 6, 5, 4);

@@ -51,6 +51,9 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
         return model.named_parameters().Where(p => set.Contains(p.parameter)).Select(p => p.name).ToList();
     }
 
+    /// <summary>Preconditioners built so far (one per layer per inverse step that had factors): a measure of decomposition work.</summary>
+    public long DecompositionCount { get; private set; }
+
     /// <summary>Whether factors are re-estimated at optimizer step <paramref name="step"/>.</summary>
     public bool IsCurvatureStep(long step) => step % options.CurvatureInterval == 0;
     /// <summary>Whether preconditioners are rebuilt at optimizer step <paramref name="step"/>.</summary>
@@ -155,6 +158,7 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
             try
             {
                 var fresh = KroneckerPreconditioner.Build(options.DampingForm, f.A, f.G, damping, Layers[i].Name);
+                DecompositionCount++;
                 if (fresh.UsedFloat64Retry) warnings.Add($"step {step}: {Layers[i].Name}: float32 decomposition failed; recomputed in float64.");
                 preconditioners[i]?.Dispose();
                 preconditioners[i] = fresh;
