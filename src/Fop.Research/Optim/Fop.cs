@@ -27,6 +27,8 @@ public sealed class Fop : NaturalGradientOptimizer
 
     /// <summary>The options in force.</summary>
     public FopOptions Options => options;
+    /// <inheritdoc />
+    protected override bool MeasuresNoiseItself => true;
     /// <summary>Internals of the latest step that computed them.</summary>
     public FopDiagnostics? LastDiagnostics { get; private set; }
 
@@ -83,6 +85,7 @@ public sealed class Fop : NaturalGradientOptimizer
         if (!double.IsFinite(nu) || !AllFinite(0, directions)) return NonFinite(dual.LossSum, dual.Examples, $"FOP direction (KL-clip factor {nu})");
         if (nu != 1.0) foreach (var d in directions) d.mul_(nu);
         Tail.Apply(layers, directions, Parameters, dual.Average, lr);
-        return new StepResult(dual.LossSum, dual.Correct, dual.Examples, Fop: report);
+        return new StepResult(dual.LossSum, dual.Correct, dual.Examples, Fop: report,
+            Noise: NoiseDue ? NoiseFrom(dual.First, dual.Second, dual.FirstExamples, dual.SecondExamples) : null);
     }
 }

@@ -12,6 +12,15 @@ public interface ICurvatureRecorder
     void BeforeBackward(Tensor outputs, Tensor targets);
     /// <summary>Called after the main backward of a micro-batch whose loss was divided by <paramref name="normalizer"/>.</summary>
     void AfterBackward(long normalizer, long examples);
+
+    /// <summary>A recorder that records nothing (gradients only).</summary>
+    static ICurvatureRecorder None { get; } = new NoRecorder();
+
+    private sealed class NoRecorder : ICurvatureRecorder
+    {
+        public void BeforeBackward(Tensor outputs, Tensor targets) { }
+        public void AfterBackward(long normalizer, long examples) { }
+    }
 }
 
 /// <summary>Forward and backward over a batch in micro-batches, accumulating the gradient of the mean loss into .grad.</summary>

@@ -13,7 +13,9 @@ namespace Fop.Research.Optim;
 /// <param name="Skipped">True when a non-finite loss or gradient stopped the step before it touched weights or state.</param>
 /// <param name="Message">Why the step was skipped, or warnings worth showing.</param>
 /// <param name="Fop">FOP internals of this step, when computed.</param>
-public sealed record StepResult(double LossSum, long Correct, long Examples, bool Skipped = false, string? Message = null, FopDiagnostics? Fop = null)
+/// <param name="Noise">Gradient-noise statistics of this batch (overall first, then per layer), when measured.</param>
+public sealed record StepResult(double LossSum, long Correct, long Examples, bool Skipped = false, string? Message = null, FopDiagnostics? Fop = null,
+    IReadOnlyList<(string Layer, Diagnostics.NoiseEstimate Estimate)>? Noise = null)
 {
     /// <summary>Mean loss of the batch.</summary>
     public double Loss => LossSum / Math.Max(1, Examples);
@@ -55,6 +57,10 @@ public abstract class ModelOptimizer : IDisposable
     public virtual IReadOnlyList<string> PreconditionedParameters => [];
     /// <summary>When set, each step's time is split by phase into it (benchmarks; null costs nothing).</summary>
     public PhaseTimer? Timer { get; set; }
+    /// <summary>Measure gradient noise from two halves of the batch every this many steps (0: never). FOP's own halves cost nothing; other optimizers run two extra backward passes on those steps.</summary>
+    public int NoiseInterval { get; set; }
+    /// <summary>Whether the current step measures gradient noise (set before <see cref="StepCore"/> runs).</summary>
+    protected bool NoiseDue { get; private set; }
     /// <summary>Human-readable warnings (layers that could not be preconditioned, failed decompositions).</summary>
     public List<string> Warnings { get; } = new();
 
@@ -65,9 +71,37 @@ public abstract class ModelOptimizer : IDisposable
         if (inputs.shape[0] != targets.shape[0]) throw new ArgumentException($"{inputs.shape[0]} inputs but {targets.shape[0]} targets.");
         using var lap = Timer is null ? default : Timer.Step();
         using var scope = torch.NewDisposeScope();
+        NoiseDue = NoiseInterval > 0 && StepCount % NoiseInterval == 0 && inputs.shape[0] >= 2;
+        var noise = NoiseDue && !MeasuresNoiseItself ? MeasureNoise(inputs, targets) : null;
         var result = StepCore(inputs, targets, lr);
+        if (noise is not null && !result.Skipped) result = result with { Noise = noise };
         if (!result.Skipped) StepCount++;
         return result;
+    }
+
+    /// <summary>True for optimizers that already compute two half-batch gradients (FOP) and report noise from them.</summary>
+    protected virtual bool MeasuresNoiseItself => false;
+
+    /// <summary>Noise statistics from per-parameter gradients of two halves, overall and per layer (parameters grouped by module).</summary>
+    protected IReadOnlyList<(string Layer, Diagnostics.NoiseEstimate Estimate)> NoiseFrom(IReadOnlyList<Tensor> g1, IReadOnlyList<Tensor> g2, long n1, long n2)
+    {
+        var list = new List<(string, Diagnostics.NoiseEstimate)> { ("all", Diagnostics.NoiseEstimate.FromParts(g1, g2, n1, n2)) };
+        foreach (var group in Parameters.Select((p, i) => (Layer: LayerOf(p.Name), Index: i)).GroupBy(p => p.Layer))
+            list.Add((group.Key, Diagnostics.NoiseEstimate.FromParts(group.Select(p => g1[p.Index]), group.Select(p => g2[p.Index]), n1, n2)));
+        return list;
+    }
+
+    static string LayerOf(string parameter) => parameter.LastIndexOf('.') is int dot and > 0 ? parameter[..dot] : parameter;
+
+    /// <summary>Two extra backward passes over the batch's halves; buffers (BatchNorm statistics) are restored so the trajectory is unchanged.</summary>
+    IReadOnlyList<(string Layer, Diagnostics.NoiseEstimate Estimate)> MeasureNoise(Tensor inputs, Tensor targets)
+    {
+        using var scope = torch.NewDisposeScope();
+        var buffers = Model.named_buffers().Select(b => (b.buffer, Saved: b.buffer.detach().clone())).ToList();
+        ZeroGrad();
+        var dual = HalfBatchSplit.Instance.Compute(Model, Likelihood, inputs, targets, MicroBatchSize, () => { var g = CopyGradients(); ZeroGrad(); return g; }, ICurvatureRecorder.None);
+        using (torch.no_grad()) foreach (var (b, saved) in buffers) b.copy_(saved);
+        return NoiseFrom(dual.First, dual.Second, dual.FirstExamples, dual.SecondExamples);
     }
 
     /// <summary>The method-specific step; must not touch weights or state when it returns a skipped result.</summary>

@@ -24,7 +24,7 @@ public static class ConfigDifferences
     public static IReadOnlySet<string> Extending { get; } = new HashSet<string>
     {
         "epochs", "max_steps", "output_dir", "data_dir", "device", "threads", "checkpoint_every_steps", "eval_batch_size",
-        "target_accuracy", "stop_at_target", "abandon_below", "abandon_after_epochs", "fop.diagnostics_interval",
+        "target_accuracy", "stop_at_target", "abandon_below", "abandon_after_epochs", "fop.diagnostics_interval", "noise_interval",
     };
 
     /// <summary>Every key whose value differs, in key order.</summary>

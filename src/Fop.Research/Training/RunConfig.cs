@@ -76,6 +76,8 @@ public sealed record RunConfig
     public int Threads { get; init; }
     /// <summary>Also checkpoint every N steps (0: only at the end of each epoch).</summary>
     public int CheckpointEverySteps { get; init; }
+    /// <summary>Log gradient-noise statistics (noise.csv) every this many steps (0: off); free for FOP, two extra backward passes otherwise.</summary>
+    public int NoiseInterval { get; init; }
     /// <summary>Root folder of run folders.</summary>
     public string OutputDir { get; init; } = "runs";
 
@@ -141,6 +143,7 @@ public sealed record RunConfig
         if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "threads must be >= 0.");
         if (AbandonBelow is double ab && !(ab > 0 && ab <= 1)) throw new ArgumentOutOfRangeException(nameof(AbandonBelow), ab, "abandon_below must lie in (0, 1] or be null.");
         if (AbandonAfterEpochs < 1) throw new ArgumentOutOfRangeException(nameof(AbandonAfterEpochs), AbandonAfterEpochs, "abandon_after_epochs must be >= 1.");
+        if (NoiseInterval < 0) throw new ArgumentOutOfRangeException(nameof(NoiseInterval), NoiseInterval, "noise_interval must be >= 0 (0: off).");
         if (CheckpointEverySteps < 0) throw new ArgumentOutOfRangeException(nameof(CheckpointEverySteps), CheckpointEverySteps, "checkpoint_every_steps must be >= 0.");
         if (GradClip is double c && !(c > 0)) throw new ArgumentOutOfRangeException(nameof(GradClip), c, "grad_clip must be > 0 or null.");
         if (Augment.CropPadding < 0) throw new ArgumentOutOfRangeException(nameof(Augment), Augment.CropPadding, "augment.crop_padding must be >= 0.");

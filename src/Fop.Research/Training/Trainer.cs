@@ -128,6 +128,9 @@ public sealed class Trainer
         model.to(device);
         Model = model;
         using var optimizer = OptimizerFactory.Create(config, model);
+        optimizer.NoiseInterval = config.NoiseInterval;
+        // The initial weights are a function of the seed, so distance from initialisation needs no stored copy and survives resumes.
+        using var initial = config.NoiseInterval > 0 ? Diagnostics.ParameterVector.Of(model) : null;
         var scheduler = new LrScheduler(config.Schedule, config.Epochs);
         var state = new State();
 
@@ -142,6 +145,7 @@ public sealed class Trainer
         using var metrics = new CsvLog(Path.Combine(runDir, "metrics.csv"), EpochMetrics.Header, resuming, keep: r => int.Parse(r[0]) <= state.Epoch);
         using var steps = new CsvLog(Path.Combine(runDir, "steps.csv"), "step,epoch,lr,loss,accuracy,ms,skipped,beta,eta,s,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal", resuming, keep: r => long.Parse(r[0]) < state.GlobalStep);
         using var layers = new CsvLog(Path.Combine(runDir, "layers.csv"), "step,layer,s,beta,eta,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal", resuming, keep: r => long.Parse(r[0]) < state.GlobalStep);
+        using var noise = config.NoiseInterval > 0 ? new CsvLog(Path.Combine(runDir, "noise.csv"), NoiseLog.Header, resuming, keep: r => long.Parse(r[0]) < state.GlobalStep) : null;
 
         int n = data.Train.Count;
         int stepsPerEpoch = BatchOrder.StepsPerEpoch(n, config.BatchSize);
@@ -160,7 +164,7 @@ public sealed class Trainer
             optimizer.Warnings.Clear();
             var optimizerState = optimizer.StateDict();
             Checkpoint.Save(checkpointPath, JsonSerializer.Serialize(state, StateJson), model.state_dict(), optimizerState);
-            metrics.Flush(); steps.Flush(); layers.Flush();
+            metrics.Flush(); steps.Flush(); layers.Flush(); noise?.Flush();
         }
 
         for (; state.Epoch < config.Epochs && !stopped; state.Epoch++)
@@ -183,6 +187,7 @@ public sealed class Trainer
                 double lr = baseLr * scheduler.Factor(state.Epoch + state.StepInEpoch / (double)stepsPerEpoch);
 
                 var sw = Stopwatch.StartNew();
+                using var before = noise is not null && optimizer.StepCount % config.NoiseInterval == 0 ? Diagnostics.ParameterVector.Of(model) : null;
                 var result = optimizer.Step(x, y, lr);
                 double ms = sw.Elapsed.TotalMilliseconds;
                 state.TrainSeconds += ms / 1000;
@@ -207,6 +212,13 @@ public sealed class Trainer
                     state.EpochLossSum += result.LossSum;
                     state.EpochCorrect += result.Correct;
                     state.EpochExamples += result.Examples;
+                }
+                if (noise is not null && result.Noise is { } estimates && before is not null)
+                {
+                    using var now = Diagnostics.ParameterVector.Of(model);
+                    using var update = now.Combine(1, before, -1);
+                    using var travelled = now.Combine(1, initial!, -1);
+                    foreach (var row in NoiseLog.Rows(state.GlobalStep, state.Epoch + 1, estimates, update.Norm(), travelled.Norm())) noise.Append(row);
                 }
                 var fd = result.Fop;
                 steps.Append(FormattableString.Invariant($"{state.GlobalStep},{state.Epoch + 1},{lr:g6},{result.Loss:g6},{result.Correct / (double)Math.Max(1, result.Examples):g6},{ms:F1},{(result.Skipped ? 1 : 0)},{fd?.MeanBeta:g6},{fd?.MeanEta:g6},{fd?.MeanS:g6},{fd?.CosG1G2:g6},{fd?.MeanPerpRatio:g6},{fd?.KlBase:g6},{fd?.KlCross:g6},{fd?.KlOrthogonal:g6}"));
