@@ -9,6 +9,8 @@ app.Configure(c =>
     c.AddCommand<SweepCommand>("sweep").WithDescription("Run the cross product of --grid settings, one run folder each; resumes where it stopped.");
     c.AddCommand<QuickstartCommand>("quickstart").WithDescription("Fashion-MNIST, small CNN: train every optimizer briefly, print a table, write a plot.");
     c.AddCommand<BenchCommand>("bench").WithDescription("Milliseconds per optimizer step (amortised over curvature intervals) and the ratio to SGD.");
+    c.AddCommand<ReportCommand>("report").WithDescription("Figures (PNG + offline HTML) and a markdown summary for a study results folder, a run folder or a folder of runs.");
+    c.AddCommand<LandscapeCommand>("landscape").WithDescription("Loss landscapes, the FOP plane and Hessian sharpness around trained checkpoints.");
     c.AddCommand<PrepareImageNet100Command>("prepare-imagenet100").WithDescription("Build the ImageNet-100 subset (symlinks) from an ImageNet-1K folder.");
     c.PropagateExceptions();
 });

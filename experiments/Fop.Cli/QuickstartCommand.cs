@@ -1,3 +1,4 @@
+using Fop.Research.Plots.Views;
 using System.ComponentModel;
 using Fop.Research.Plots;
 using Fop.Research.Training;
@@ -62,10 +63,12 @@ internal sealed class QuickstartCommand : Command<QuickstartCommand.Settings>
         }
         finally { data?.Dispose(); }
         AnsiConsole.Write(RunView.SummaryTable(summaries));
-        var png = Path.Combine(settings.Out, "accuracy-vs-time.png");
-        RunPlots.Lines(png, $"Fashion-MNIST, small CNN, batch {settings.BatchSize}", "training seconds (evaluation excluded)", "test accuracy (%)",
-            summaries.Select(s => RunPlots.AccuracyOverTime(Path.Combine(settings.Out, s.Name), s.Optimizer)), target: 88);
-        AnsiConsole.MarkupLine(Markup.Escape($"plot: {png}"));
+        var figure = RunViews.Training(summaries.Select(s => (s.Optimizer, Path.Combine(settings.Out, s.Name))).ToList(), target: 0.88) with
+        {
+            Title = $"Fashion-MNIST, small CNN, batch {settings.BatchSize}: SGD, AdamW, KFAC and FOP",
+        };
+        var (png, html) = figure.Save(settings.Out);
+        AnsiConsole.MarkupLine(Markup.Escape($"plots: {png} and {html} (interactive, works offline)"));
         return 0;
     }
 }

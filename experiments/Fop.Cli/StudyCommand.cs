@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Fop.Research.Plots;
+using Fop.Research.Plots.Views;
 using Fop.Research.Studies;
 using Spectre.Console;
 using TorchSharp;
@@ -36,8 +36,9 @@ internal static class StudyCommand
                     StudyReport.WriteResults(results, r.Runs);
                     StudyReport.WriteCurves(results, runner, r.Runs.Where(x => x.Stage != "tune"));
                     Fop.Research.Io.AtomicFile.WriteAllText(Path.Combine(results, "table.md"), StudyReport.ScalingTable(r, command, machine, clock.Elapsed));
-                    StudyPlots.AccuracyPanels(Path.Combine(results, "accuracy-vs-time.png"), r, o => RunPlots.AccuracyOverTime(runner.RunDir(o.Summary.Name), $"{o.Summary.Optimizer} lr {o.Summary.Lr:g3}"));
-                    StudyPlots.TimeToTarget(Path.Combine(results, "time-to-target.png"), r);
+                    if (double.IsNaN(r.Target)) return;
+                    StudyViews.AccuracyOverTime(results, r.Target).Save(results);
+                    StudyViews.TimeToTarget(results, r.Target).Save(results);
                 }
                 var final = ScalingStudy.Run(runner, options, Write);
                 reported = -1;
@@ -54,6 +55,7 @@ internal static class StudyCommand
                     StudyReport.WriteResults(results, r);
                     StudyReport.WriteCurves(results, runner, r);
                     Fop.Research.Io.AtomicFile.WriteAllText(Path.Combine(results, "table.md"), LongTailedStudy.Table(options, r, command, machine, clock.Elapsed));
+                    StudyViews.AccuracyOverTime(results).Save(results);
                 }
                 var final = LongTailedStudy.Run(runner, options, Write);
                 reported = -1;

@@ -78,10 +78,10 @@ public sealed class StudyTests : IDisposable
         using var reader = new StudyRunner(runsDir);
         StudyReport.WriteCurves(results, reader, resumed.Runs);
         Assert.True(File.ReadAllLines(Path.Combine(results, "curves.csv")).Length > resumed.Runs.Count);
-        Plots.StudyPlots.AccuracyPanels(Path.Combine(results, "panels.png"), resumed, o => Plots.RunPlots.AccuracyOverTime(runsDir + "/" + o.Summary.Name, o.Summary.Optimizer));
-        Plots.StudyPlots.TimeToTarget(Path.Combine(results, "ttt.png"), resumed);
-        Assert.True(new FileInfo(Path.Combine(results, "panels.png")).Length > 1000);
-        Assert.True(new FileInfo(Path.Combine(results, "ttt.png")).Length > 1000);
+        var (panels, _) = Research.Plots.Views.StudyViews.AccuracyOverTime(results, resumed.Target).Save(results);
+        var (ttt, _) = Research.Plots.Views.StudyViews.TimeToTarget(results, resumed.Target).Save(results);
+        Assert.True(new FileInfo(panels).Length > 1000);
+        Assert.True(new FileInfo(ttt).Length > 1000);
     }
 
     [Fact]

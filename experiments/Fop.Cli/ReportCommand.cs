@@ -1,0 +1,71 @@
+using System.ComponentModel;
+using System.Text;
+using Fop.Research.Plots.Figures;
+using Fop.Research.Plots.Views;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Fop.Cli;
+
+/// <summary>`fop report FOLDER`: every figure that applies to a study results folder, a run folder or a folder of runs, as PNG and offline HTML, with a markdown summary.</summary>
+internal sealed class ReportCommand : Command<ReportCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandArgument(0, "<FOLDER>"), Description("A study's results folder (results.csv, curves.csv), a run folder (metrics.csv) or a folder of run folders.")]
+        public string Folder { get; init; } = "";
+
+        [CommandOption("--target <ACCURACY>"), Description("Target test accuracy (0-1) for dotted lines and time-to-target (default: from table.md or the runs' configs).")]
+        public double? Target { get; init; }
+
+        [CommandOption("--out <DIR>"), Description("Where to write the figures (default: the folder itself).")]
+        public string? Out { get; init; }
+
+        [CommandOption("--batches <LIST>"), Description("Batch sizes drawn against the gradient noise scale (default: the scaling study's 512,2048,8192,30000,60000).")]
+        public string Batches { get; init; } = "512,2048,8192,30000,60000";
+    }
+
+    public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
+    {
+        if (!Directory.Exists(s.Folder)) throw new DirectoryNotFoundException($"{s.Folder}: folder not found.");
+        if (s.Target is double t && !(t > 0 && t <= 1)) throw new ArgumentException($"--target {t}: expected an accuracy in (0, 1].");
+        var outDir = s.Out ?? s.Folder;
+        var figures = new List<Figure>();
+        if (File.Exists(Path.Combine(s.Folder, "results.csv")) && File.Exists(Path.Combine(s.Folder, "curves.csv")))
+        {
+            var target = s.Target ?? StudyViews.TargetFromTable(s.Folder);
+            figures.Add(StudyViews.AccuracyOverTime(s.Folder, target));
+            if (target is not null) figures.Add(StudyViews.TimeToTarget(s.Folder, target));
+        }
+        else
+        {
+            var runs = File.Exists(Path.Combine(s.Folder, "metrics.csv"))
+                ? [(Path.GetFileName(Path.TrimEndingDirectorySeparator(s.Folder)), s.Folder)]
+                : Directory.GetDirectories(s.Folder).Where(d => File.Exists(Path.Combine(d, "metrics.csv"))).Order(StringComparer.Ordinal)
+                    .Select(d => (Path.GetFileName(d), d)).ToList();
+            if (runs.Count == 0) throw new ArgumentException($"{s.Folder}: no results.csv + curves.csv and no run folders (metrics.csv) to report on.");
+            var target = s.Target ?? runs.Select(r => TargetOf(r.Item2)).FirstOrDefault(v => v is not null);
+            figures.Add(RunViews.Training(runs, target));
+            var batches = s.Batches.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(b => int.TryParse(b, out var v) && v > 0 ? v : throw new ArgumentException($"--batches: '{b}' is not a batch size.")).ToList();
+            if (RunViews.Noise(runs, batches) is { } noise) figures.Add(noise);
+            foreach (var (label, dir) in runs)
+                if (RunViews.FopInternals(dir, runs.Count == 1 ? "fop-internals" : $"fop-internals-{label}") is { } internals) figures.Add(internals);
+        }
+        var md = new StringBuilder($"# Report: {s.Folder}\n\nMade by `./fop report {s.Folder}`{(s.Target is null ? "" : $" --target {s.Target}")}. Each figure is a PNG and an interactive HTML page that works offline.\n\n");
+        foreach (var f in figures)
+        {
+            var (png, html) = f.Save(outDir);
+            AnsiConsole.MarkupLine(Markup.Escape($"wrote {png} and {Path.GetFileName(html)}"));
+            md.Append($"## {f.Title}\n\n![{f.Name}]({Path.GetFileName(png)})\n\n{f.Caption}\n\n");
+        }
+        Fop.Research.Io.AtomicFile.WriteAllText(Path.Combine(outDir, "report.md"), md.ToString());
+        return ExitCodes.Done;
+    }
+
+    static double? TargetOf(string runDir)
+    {
+        var config = Path.Combine(runDir, "config.json");
+        try { return File.Exists(config) ? Fop.Research.Training.ConfigFile.Load(config).TargetAccuracy : null; }
+        catch (ArgumentException) { return null; }
+    }
+}

@@ -1,0 +1,59 @@
+namespace Fop.Research.Plots.Figures;
+
+/// <summary>A line (optionally with a shaded band from Lower to Upper, e.g. mean ± std over seeds).</summary>
+public sealed record Series(string Label, double[] X, double[] Y, double[]? Lower = null, double[]? Upper = null, bool Markers = false, bool Dashed = false);
+
+/// <summary>A labelled point (a step's end point, a "not reached" cell).</summary>
+public sealed record PointMarker(string Label, double X, double Y, bool Hollow = false);
+
+/// <summary>One panel of a figure.</summary>
+public abstract record Panel(string Title, string XLabel, string YLabel);
+
+/// <summary>Lines with optional bands, markers, a dotted target line, log axes and fixed ticks.</summary>
+public sealed record LinePanel(string Title, string XLabel, string YLabel, IReadOnlyList<Series> Series) : Panel(Title, XLabel, YLabel)
+{
+    /// <summary>Labelled points drawn over the lines.</summary>
+    public IReadOnlyList<PointMarker> Markers { get; init; } = [];
+    /// <summary>A dotted horizontal line (e.g. the target accuracy).</summary>
+    public double? Target { get; init; }
+    /// <summary>Label of <see cref="Target"/>.</summary>
+    public string TargetLabel { get; init; } = "target";
+    /// <summary>Further dashed horizontal reference lines with labels.</summary>
+    public IReadOnlyList<(string Label, double Y)> References { get; init; } = [];
+    /// <summary>Logarithmic x axis.</summary>
+    public bool LogX { get; init; }
+    /// <summary>Logarithmic y axis.</summary>
+    public bool LogY { get; init; }
+    /// <summary>Tick positions on x (in data units; labelled with their values), e.g. the batch sizes of a study.</summary>
+    public double[]? XTicks { get; init; }
+    /// <summary>Fixed y range (null: fit the data, never clipping it).</summary>
+    public (double Min, double Max)? YRange { get; init; }
+}
+
+/// <summary>A scalar field on a grid: filled contours with a colour bar in PNG, contour and 3-D surface in HTML. Z[j][i] is the value at (X[i], Y[j]).</summary>
+public sealed record FieldPanel(string Title, string XLabel, string YLabel, double[] X, double[] Y, double[][] Z, string ColorLabel) : Panel(Title, XLabel, YLabel)
+{
+    /// <summary>Labelled points drawn on the field.</summary>
+    public IReadOnlyList<PointMarker> Markers { get; init; } = [];
+    /// <summary>Also offer a 3-D surface (HTML only).</summary>
+    public bool Surface { get; init; }
+    /// <summary>Draw log10 of the values (losses spanning decades).</summary>
+    public bool LogValues { get; init; }
+}
+
+/// <summary>A heat map with categorical rows (e.g. layers) against a numeric x (e.g. steps); Z[row][i] is the value at X[i].</summary>
+public sealed record HeatmapPanel(string Title, string XLabel, string YLabel, double[] X, string[] Rows, double[][] Z, string ColorLabel) : Panel(Title, XLabel, YLabel);
+
+/// <summary>A figure: panels in a grid, a name (file stem) and a caption saying what to look for.</summary>
+public sealed record Figure(string Name, string Title, IReadOnlyList<Panel> Panels, string Caption = "", int Columns = 2)
+{
+    /// <summary>Writes &lt;dir&gt;/&lt;Name&gt;.png and &lt;dir&gt;/&lt;Name&gt;.html; returns both paths.</summary>
+    public (string Png, string Html) Save(string dir)
+    {
+        var png = Path.Combine(dir, Name + ".png");
+        var html = Path.Combine(dir, Name + ".html");
+        PngRenderer.Save(this, png);
+        HtmlRenderer.Save(this, html);
+        return (png, html);
+    }
+}

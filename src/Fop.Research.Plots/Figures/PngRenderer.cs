@@ -1,0 +1,188 @@
+using Fop.Research.Io;
+using ScottPlot;
+using SkiaSharp;
+
+namespace Fop.Research.Plots.Figures;
+
+/// <summary>Renders figures as PNG with ScottPlot: units on axes, legends outside the data, log axes ticked at real values.</summary>
+public static class PngRenderer
+{
+    /// <summary>Panel size in pixels.</summary>
+    public static (int Width, int Height) PanelSize { get; set; } = (860, 430);
+
+    /// <summary>Writes the figure (panels in a grid under one title) to <paramref name="path"/> atomically.</summary>
+    public static void Save(Figure figure, string path)
+    {
+        var (w, h) = PanelSize;
+        int columns = Math.Max(1, Math.Min(figure.Columns, figure.Panels.Count));
+        int rows = (figure.Panels.Count + columns - 1) / columns;
+        const int header = 36;
+        using var surface = SKSurface.Create(new SKImageInfo(columns * w, rows * h + header));
+        surface.Canvas.Clear(SKColors.White);
+        using (var font = new SKFont(SKTypeface.Default, 20))
+        using (var paint = new SKPaint { Color = SKColors.Black, IsAntialias = true })
+            surface.Canvas.DrawText(figure.Title, 12, 26, font, paint);
+        for (int i = 0; i < figure.Panels.Count; i++)
+        {
+            var plot = Render(figure.Panels[i]);
+            using var bitmap = SKBitmap.Decode(plot.GetImageBytes(w, h, ImageFormat.Png));
+            surface.Canvas.DrawBitmap(bitmap, i % columns * w, header + i / columns * h);
+        }
+        using var image = surface.Snapshot();
+        using var data = image.Encode(SKEncodedImageFormat.Png, 100);
+        AtomicFile.Write(path, data.SaveTo);
+    }
+
+    /// <summary>One panel as a ScottPlot plot (a notebook can render or adjust it further).</summary>
+    public static Plot Render(Panel panel)
+    {
+        var plot = new Plot();
+        switch (panel)
+        {
+            case LinePanel p: Lines(plot, p); break;
+            case FieldPanel p: Field(plot, p); break;
+            case HeatmapPanel p: Heatmap(plot, p); break;
+        }
+        plot.Title(panel.Title);
+        plot.XLabel(panel.XLabel);
+        plot.YLabel(panel.YLabel);
+        return plot;
+    }
+
+    static double[] Tx(double[] v, bool log) => log ? v.Select(x => x > 0 ? Math.Log10(x) : double.NaN).ToArray() : v;
+
+    static void Lines(Plot plot, LinePanel p)
+    {
+        var palette = new ScottPlot.Palettes.Category10();
+        int k = 0;
+        foreach (var s in p.Series)
+        {
+            var color = palette.GetColor(k++);
+            var xs = Tx(s.X, p.LogX);
+            if (s.Lower is not null && s.Upper is not null)
+            {
+                var fill = plot.Add.FillY(xs, Tx(s.Lower, p.LogY), Tx(s.Upper, p.LogY));
+                fill.FillColor = color.WithAlpha(0.2);
+                fill.LineColor = color.WithAlpha(0);
+            }
+            var line = plot.Add.Scatter(xs, Tx(s.Y, p.LogY));
+            line.Color = color;
+            line.LegendText = s.Label;
+            line.MarkerSize = s.Markers || s.X.Length == 1 ? 6 : 0;
+            line.LineWidth = 2;
+            if (s.Dashed) line.LinePattern = LinePattern.Dashed;
+        }
+        if (p.Target is double t)
+        {
+            var target = plot.Add.HorizontalLine(p.LogY ? Math.Log10(t) : t);
+            target.LinePattern = LinePattern.Dotted;
+            target.Color = Colors.Black;
+            target.LegendText = p.TargetLabel;
+        }
+        foreach (var (label, y) in p.References)
+        {
+            var r = plot.Add.HorizontalLine(p.LogY ? Math.Log10(y) : y);
+            r.LinePattern = LinePattern.Dashed;
+            r.Color = Colors.Gray;
+            r.LegendText = label;
+        }
+        foreach (var m in p.Markers)
+        {
+            var mk = plot.Add.Marker(p.LogX ? Math.Log10(m.X) : m.X, p.LogY ? Math.Log10(m.Y) : m.Y);
+            mk.Shape = m.Hollow ? MarkerShape.OpenCircle : MarkerShape.FilledCircle;
+            mk.Size = 9;
+            mk.Color = Colors.Black;
+            var text = plot.Add.Text(m.Label, p.LogX ? Math.Log10(m.X) : m.X, p.LogY ? Math.Log10(m.Y) : m.Y);
+            text.LabelFontSize = 11;
+            text.LabelAlignment = Alignment.LowerLeft;
+        }
+        if (p.LogX || p.XTicks is not null) plot.Axes.Bottom.TickGenerator = Ticks(p.XTicks, p.LogX);
+        if (p.LogX && p.XTicks is { Length: > 0 } xt)
+        {
+            // Room for the labels of points at the first and last batch size.
+            double lo = Math.Log10(xt.Min()), hi = Math.Log10(xt.Max()), pad = Math.Max(0.1, (hi - lo) * 0.08);
+            plot.Axes.SetLimitsX(lo - pad, hi + pad);
+        }
+        if (p.LogY)
+        {
+            var ys = p.Series.SelectMany(s => s.Y.Concat(s.Lower ?? []).Concat(s.Upper ?? [])).Concat(p.Markers.Select(m => m.Y))
+                .Concat(p.References.Select(r => r.Y)).Concat(p.Target is double tv ? [tv] : []).Where(v => v > 0 && double.IsFinite(v)).ToArray();
+            if (ys.Length > 0) plot.Axes.Left.TickGenerator = LogTicks(ys.Min(), ys.Max());
+        }
+        if (p.YRange is { } range) plot.Axes.SetLimitsY(p.LogY ? Math.Log10(range.Min) : range.Min, p.LogY ? Math.Log10(range.Max) : range.Max);
+        if (p.Series.Count + p.References.Count + (p.Target is null ? 0 : 1) > 0) plot.ShowLegend(Edge.Right);
+    }
+
+    /// <summary>Ticks at 1, 2 and 5 times powers of ten (positions in log10 units), labelled with their values.</summary>
+    static ScottPlot.ITickGenerator LogTicks(double min, double max)
+    {
+        var manual = new ScottPlot.TickGenerators.NumericManual();
+        int lo = (int)Math.Floor(Math.Log10(min)), hi = (int)Math.Ceiling(Math.Log10(max));
+        var steps = hi - lo > 4 ? new[] { 1.0 } : new[] { 1.0, 2.0, 5.0 };
+        for (int k = lo; k <= hi; k++)
+            foreach (var m in steps)
+            {
+                double v = m * Math.Pow(10, k);
+                if (v >= min / 2 && v <= max * 2) manual.AddMajor(Math.Log10(v), v.ToString("g3"));
+            }
+        return manual;
+    }
+
+    static ScottPlot.ITickGenerator Ticks(double[]? ticks, bool log)
+    {
+        if (ticks is null)
+            return new ScottPlot.TickGenerators.NumericAutomatic { LabelFormatter = v => (log ? Math.Pow(10, v) : v).ToString("g4") };
+        var manual = new ScottPlot.TickGenerators.NumericManual();
+        foreach (var t in ticks) manual.AddMajor(log ? Math.Log10(t) : t, t.ToString("g6"));
+        return manual;
+    }
+
+    static void Field(Plot plot, FieldPanel p)
+    {
+        int nx = p.X.Length, ny = p.Y.Length;
+        var values = new double[ny, nx];
+        // ScottPlot draws row 0 at the top; the y axis grows upwards.
+        for (int j = 0; j < ny; j++)
+            for (int i = 0; i < nx; i++)
+                values[ny - 1 - j, i] = p.LogValues ? Math.Log10(Math.Max(1e-12, p.Z[j][i])) : p.Z[j][i];
+        var heat = plot.Add.Heatmap(values);
+        double dx = nx > 1 ? (p.X[^1] - p.X[0]) / (nx - 1) / 2 : 0.5, dy = ny > 1 ? (p.Y[^1] - p.Y[0]) / (ny - 1) / 2 : 0.5;
+        heat.Position = new CoordinateRect(p.X[0] - dx, p.X[^1] + dx, p.Y[0] - dy, p.Y[^1] + dy);
+        heat.Colormap = new ScottPlot.Colormaps.Viridis();
+        var bar = plot.Add.ColorBar(heat);
+        bar.Label = p.LogValues ? $"log10 {p.ColorLabel}" : p.ColorLabel;
+        var coordinates = new Coordinates3d[ny, nx];
+        for (int j = 0; j < ny; j++)
+            for (int i = 0; i < nx; i++) coordinates[j, i] = new Coordinates3d(p.X[i], p.Y[j], values[ny - 1 - j, i]);
+        var contours = plot.Add.ContourLines(coordinates);
+        contours.LineColor = Colors.White.WithAlpha(0.6);
+        foreach (var m in p.Markers)
+        {
+            var mk = plot.Add.Marker(m.X, m.Y);
+            mk.Shape = m.Hollow ? MarkerShape.OpenCircle : MarkerShape.FilledCircle;
+            mk.Size = 10;
+            mk.Color = Colors.Red;
+            var text = plot.Add.Text(m.Label, m.X, m.Y);
+            text.LabelFontSize = 12;
+            text.LabelFontColor = Colors.White;
+            text.LabelAlignment = Alignment.LowerLeft;
+        }
+        plot.Axes.SetLimits(p.X[0] - dx, p.X[^1] + dx, p.Y[0] - dy, p.Y[^1] + dy);
+    }
+
+    static void Heatmap(Plot plot, HeatmapPanel p)
+    {
+        int nx = p.X.Length, ny = p.Rows.Length;
+        var values = new double[ny, nx];
+        for (int j = 0; j < ny; j++) for (int i = 0; i < nx; i++) values[j, i] = p.Z[j][i];
+        var heat = plot.Add.Heatmap(values);
+        double dx = nx > 1 ? (p.X[^1] - p.X[0]) / (nx - 1) / 2 : 0.5;
+        heat.Position = new CoordinateRect(p.X[0] - dx, p.X[^1] + dx, -0.5, ny - 0.5);
+        heat.Colormap = new ScottPlot.Colormaps.Viridis();
+        var bar = plot.Add.ColorBar(heat);
+        bar.Label = p.ColorLabel;
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        for (int j = 0; j < ny; j++) ticks.AddMajor(ny - 1 - j, p.Rows[j]);
+        plot.Axes.Left.TickGenerator = ticks;
+    }
+}

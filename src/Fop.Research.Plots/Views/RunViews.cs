@@ -1,0 +1,116 @@
+using Fop.Research.Diagnostics;
+using Fop.Research.Plots.Figures;
+
+namespace Fop.Research.Plots.Views;
+
+/// <summary>The figures of one run folder: training curves, FOP's internals, gradient noise.</summary>
+public static class RunViews
+{
+    /// <summary>Accuracy and loss against training seconds and epochs for one or more runs (one line per run).</summary>
+    public static Figure Training(IReadOnlyList<(string Label, string RunDir)> runs, double? target = null, string name = "training")
+    {
+        var data = runs.Select(r => (r.Label, Metrics: Tables.RunLog(Path.Combine(r.RunDir, "metrics.csv")))).ToList();
+        Series S(string label, Microsoft.Data.Analysis.DataFrame m, string x, string y, double scale = 1) =>
+            new(label, Tables.Doubles(m, x), Tables.Doubles(m, y).Select(v => v * scale).ToArray(), Markers: true);
+        var panels = new List<Panel>
+        {
+            new LinePanel("test accuracy against time", "training seconds", "test accuracy (%)", data.Select(d => S(d.Label, d.Metrics, "train_seconds", "test_accuracy", 100)).ToList()) { Target = target * 100 },
+            new LinePanel("test accuracy by epoch", "epoch", "test accuracy (%)", data.Select(d => S(d.Label, d.Metrics, "epoch", "test_accuracy", 100)).ToList()) { Target = target * 100 },
+            new LinePanel("training loss by epoch", "epoch", "mean training loss", data.Select(d => S(d.Label, d.Metrics, "epoch", "train_loss")).ToList()) { LogY = true },
+            new LinePanel("test loss by epoch", "epoch", "test loss", data.Select(d => S(d.Label, d.Metrics, "epoch", "test_loss")).ToList()) { LogY = true },
+        };
+        return new Figure(name, "Training curves", panels, "Evaluation after every epoch; training seconds exclude evaluation.");
+    }
+
+    /// <summary>FOP's internals over training from steps.csv and layers.csv: s, beta, eta, |g_perp|/|g_avg| in the Fisher norm, cos(g1, g2), the KL terms, and beta per layer as a heat map.</summary>
+    public static Figure? FopInternals(string runDir, string name = "fop-internals")
+    {
+        var stepsPath = Path.Combine(runDir, "steps.csv");
+        var layersPath = Path.Combine(runDir, "layers.csv");
+        if (!File.Exists(layersPath) || File.ReadLines(layersPath).Skip(1).FirstOrDefault() is null) return null;
+        var steps = Tables.RunLog(stepsPath);
+        var step = Tables.Doubles(steps, "step");
+        var keep = Enumerable.Range(0, step.Length).Where(i => double.IsFinite(Tables.Doubles(steps, "beta")[i])).ToArray();
+        double[] Col(string c) { var v = Tables.Doubles(steps, c); return keep.Select(i => v[i]).ToArray(); }
+        var x = keep.Select(i => step[i]).ToArray();
+        var panels = new List<Panel>
+        {
+            new LinePanel("projection and scale (mean over layers)", "step", "value", [new("beta", x, Col("beta")), new("eta", x, Col("eta")), new("s", x, Col("s"))]),
+            new LinePanel("how different the halves are", "step", "ratio / cosine", [new("|g_perp|_F / |g_avg|_F", x, Col("perp_ratio")), new("cos(g1, g2)", x, Col("cos_g1_g2"))]),
+            new LinePanel("KL norm of the update (sum over layers)", "step", "KL term", [new("base (KFAC)", x, Col("kl_base")), new("cross (2 beta ...)", x, Col("kl_cross")), new("orthogonal (beta^2 ...)", x, Col("kl_orthogonal"))]),
+        };
+        var layers = Tables.RunLog(layersPath);
+        var (lstep, lname, lbeta) = (Tables.Doubles(layers, "step"), Tables.Strings(layers, "layer"), Tables.Doubles(layers, "beta"));
+        var xs = lstep.Where(double.IsFinite).Distinct().Order().ToArray();
+        var names = lname.Distinct().ToArray();
+        var index = xs.Select((v, i) => (v, i)).ToDictionary(p => p.v, p => p.i);
+        var z = names.Select(_ => Enumerable.Repeat(double.NaN, xs.Length).ToArray()).ToArray();
+        for (int i = 0; i < lstep.Length; i++) if (double.IsFinite(lstep[i])) z[Array.IndexOf(names, lname[i])][index[lstep[i]]] = lbeta[i];
+        panels.Add(new HeatmapPanel("beta per layer", "step", "layer", xs, names, z, "beta"));
+        return new Figure(name, $"FOP internals: {Path.GetFileName(Path.TrimEndingDirectorySeparator(runDir))}", panels,
+            "beta < 0 means FOP steps against part of the halves' disagreement; eta < 1 shrinks the layer's step; the KL terms split the update's Fisher norm into the KFAC part and FOP's additions.");
+    }
+
+    /// <summary>
+    /// Gradient noise over training from noise.csv: the simple noise scale (numerator and denominator smoothed separately)
+    /// against the batch sizes given, cos(g1, g2), the norm / inner-product / orthogonality tests, the Euclidean
+    /// orthogonal share next to FOP's Fisher |g_perp| / |g_avg| where the run has it, and the step's size and distance from initialisation.
+    /// </summary>
+    public static Figure? Noise(IReadOnlyList<(string Label, string RunDir)> runs, IReadOnlyList<int>? batchSizes = null, string name = "gradient-noise")
+    {
+        var data = runs.Where(r => File.Exists(Path.Combine(r.RunDir, "noise.csv"))).Select(r =>
+        {
+            var df = Tables.RunLog(Path.Combine(r.RunDir, "noise.csv"));
+            var layer = Tables.Strings(df, "layer");
+            var rows = Enumerable.Range(0, layer.Length).Where(i => layer[i] == "all").ToArray();
+            double[] Col(string c) { var v = Tables.Doubles(df, c); return rows.Select(i => v[i]).ToArray(); }
+            return (r.Label, r.RunDir, Step: Col("step"), Col: (Func<string, double[]>)Col);
+        }).ToList();
+        if (data.Count == 0) return null;
+        var noiseScale = data.Select(d =>
+        {
+            var smoother = new NoiseScaleSmoother(0.9);
+            var trace = d.Col("trace_sigma"); var norm = d.Col("grad_norm_sq");
+            var smoothed = trace.Select((t, i) => smoother.Add(new NoiseEstimate(norm[i], t, 0, 0, 0, 0, 0))).ToArray();
+            return new Series(d.Label, d.Step, smoothed);
+        }).ToList();
+        var panels = new List<Panel>
+        {
+            new LinePanel("simple noise scale B_simple = tr(Sigma) / |G|^2", "step", "examples", noiseScale)
+            {
+                LogY = true, References = (batchSizes ?? []).Select(b => ($"batch {b}", (double)b)).ToList(),
+            },
+            new LinePanel("cos(g1, g2)", "step", "cosine", data.Select(d => new Series(d.Label, d.Step, d.Col("cos_halves"))).ToList()),
+            new LinePanel("batch-size tests (Cockpit)", "step", "statistic", data.SelectMany(d => new[]
+            {
+                new Series($"{d.Label}: norm", d.Step, d.Col("norm_test")),
+                new Series($"{d.Label}: inner product", d.Step, d.Col("inner_product_test"), Dashed: true),
+                new Series($"{d.Label}: orthogonality", d.Step, d.Col("orthogonality_test"), Dashed: true),
+            }).ToList()) { LogY = true },
+            new LinePanel("step size and distance travelled", "step", "Euclidean norm", data.SelectMany(d => new[]
+            {
+                new Series($"{d.Label}: |update|", d.Step, d.Col("update_norm")),
+                new Series($"{d.Label}: |theta - theta_0|", d.Step, d.Col("distance_from_init"), Dashed: true),
+            }).ToList()) { LogY = true },
+        };
+        var fisher = data.Where(d => File.Exists(Path.Combine(d.RunDir, "steps.csv"))).Select(d =>
+        {
+            var steps = Tables.RunLog(Path.Combine(d.RunDir, "steps.csv"));
+            var ratio = Tables.Doubles(steps, "perp_ratio");
+            var step = Tables.Doubles(steps, "step");
+            var idx = Enumerable.Range(0, ratio.Length).Where(i => double.IsFinite(ratio[i])).ToArray();
+            return (d, X: idx.Select(i => step[i]).ToArray(), Y: idx.Select(i => ratio[i]).ToArray());
+        }).Where(f => f.X.Length > 0).ToList();
+        if (fisher.Count > 0)
+            panels.Add(new LinePanel("the halves' disagreement orthogonal to g_avg: Euclidean vs Fisher", "step", "ratio",
+                fisher.SelectMany(f => new[]
+                {
+                    // sqrt(orthogonality test) * 2 = |(g1 - g2)_perp| / |g_avg|, the Euclidean twin of FOP's |g_perp|_F / |g_avg|_F.
+                    new Series($"{f.d.Label}: Euclidean |(g1-g2)_perp| / |g_avg|", f.d.Step, f.d.Col("orthogonality_test").Select(v => 2 * Math.Sqrt(Math.Max(0, v))).ToArray()),
+                    new Series($"{f.d.Label}: Fisher |g_perp|_F / |g_avg|_F", f.X, f.Y, Dashed: true),
+                }).ToList()) { LogY = true });
+        return new Figure(name, "Gradient noise from two halves of each batch", panels,
+            "B_simple estimates the critical batch size: batches much larger than it waste examples for SGD (McCandlish et al. 2018). " +
+            "Test statistics above 1 say the batch is too small for the test's criterion (Byrd et al. 2012; Bollapragada et al. 2018).");
+    }
+}

@@ -1,0 +1,52 @@
+using System.Globalization;
+using Microsoft.Data.Analysis;
+
+namespace Fop.Research.Plots.Views;
+
+/// <summary>The project's CSV files as DataFrames (Microsoft.Data.Analysis), with column types given so that doubles stay doubles.</summary>
+public static class Tables
+{
+    /// <summary>Loads a CSV; columns named in <paramref name="types"/> get that type, every other column is a string.</summary>
+    public static DataFrame Load(string path, IReadOnlyDictionary<string, Type>? types = null)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: not found.", path);
+        var header = File.ReadLines(path).FirstOrDefault() ?? throw new InvalidDataException($"{path}: empty, expected a CSV header.");
+        var names = header.Split(',');
+        var dataTypes = names.Select(n => types is not null && types.TryGetValue(n, out var t) ? t : typeof(string)).ToArray();
+        try { return DataFrame.LoadCsv(path, dataTypes: dataTypes, cultureInfo: CultureInfo.InvariantCulture); }
+        catch (Exception e) when (e is FormatException or ArgumentException or IndexOutOfRangeException)
+        {
+            throw new InvalidDataException($"{path}: not a valid table ({e.Message}).", e);
+        }
+    }
+
+    /// <summary>A study's results.csv (one row per run).</summary>
+    public static DataFrame Results(string path) => Load(path, new Dictionary<string, Type>
+    {
+        ["batch"] = typeof(int), ["lr"] = typeof(double), ["seed"] = typeof(long), ["epochs_run"] = typeof(int), ["epochs_to_target"] = typeof(double),
+        ["seconds_to_target"] = typeof(double), ["best_accuracy"] = typeof(double), ["final_accuracy"] = typeof(double), ["ms_per_step"] = typeof(double),
+        ["train_seconds"] = typeof(double), ["diverged_or_stalled"] = typeof(int), ["diverged"] = typeof(int),
+    });
+
+    /// <summary>A study's curves.csv (one row per run and epoch).</summary>
+    public static DataFrame Curves(string path) => Load(path, new Dictionary<string, Type>
+    {
+        ["batch"] = typeof(int), ["epoch"] = typeof(int), ["train_seconds"] = typeof(double), ["test_accuracy"] = typeof(double),
+    });
+
+    /// <summary>A run's metrics.csv, steps.csv, layers.csv or noise.csv: every column but the layer name is a double.</summary>
+    public static DataFrame RunLog(string path)
+    {
+        var header = File.Exists(path) ? File.ReadLines(path).FirstOrDefault() ?? "" : "";
+        return Load(path, header.Split(',').Where(n => n != "layer").ToDictionary(n => n, _ => typeof(double)));
+    }
+
+    /// <summary>A column as doubles (NaN where missing).</summary>
+    public static double[] Doubles(DataFrame df, string column) =>
+        df.Columns.IndexOf(column) < 0 ? Enumerable.Repeat(double.NaN, (int)df.Rows.Count).ToArray()
+            : df.Columns[column].Cast<object?>().Select(v => v is null ? double.NaN : Convert.ToDouble(v, CultureInfo.InvariantCulture)).ToArray();
+
+    /// <summary>A column as strings ("" where missing).</summary>
+    public static string[] Strings(DataFrame df, string column) =>
+        df.Columns.IndexOf(column) < 0 ? Enumerable.Repeat("", (int)df.Rows.Count).ToArray() : df.Columns[column].Cast<object?>().Select(v => v?.ToString() ?? "").ToArray();
+}

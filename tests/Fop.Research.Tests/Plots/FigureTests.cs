@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Fop.Research.Data;
+using Fop.Research.Plots;
+using Fop.Research.Plots.Figures;
+using Fop.Research.Plots.Views;
+using Microsoft.DotNet.Interactive;
+using Microsoft.DotNet.Interactive.Commands;
+using Microsoft.DotNet.Interactive.CSharp;
+using Microsoft.DotNet.Interactive.Events;
+using SkiaSharp;
+
+namespace Fop.Research.Tests.Plots;
+
+/// <summary>Figures: offline HTML (plotly.js inside, renders with no network), the notebook formatter, and the committed studies' figures.</summary>
+public sealed class FigureTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("fop-fig-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    static Figure Sample() => new("sample", "A sample figure",
+    [
+        new LinePanel("lines", "batch size", "seconds", [new Series("a", [512, 2048, 8192], [10, 5, 3], [8, 4, 2], [12, 6, 4]), new Series("b", [512, 2048], [20, 9])])
+            { LogX = true, LogY = true, XTicks = [512, 2048, 8192], Markers = [new PointMarker("b", 8192, 40, Hollow: true)], Target = 7 },
+        new FieldPanel("field", "alpha", "beta", [-1, 0, 1], [-1, 0, 1], [[3, 2, 3], [2, 1, 2], [3, 2, 3]], "loss") { Surface = true, Markers = [new PointMarker("theta", 0, 0)] },
+        new HeatmapPanel("heat", "step", "layer", [0, 10, 20], ["fc1", "fc2"], [[0.1, 0.2, 0.3], [-0.1, 0.0, 0.4]], "beta"),
+    ], "caption");
+
+    [Fact]
+    public void SavedHtmlEmbedsPlotlyJsAndReferencesNoExternalScript()
+    {
+        var (png, html) = Sample().Save(dir);
+        var text = File.ReadAllText(html);
+        Assert.Contains("plotly.js v2.28.0", text);
+        Assert.DoesNotMatch(new Regex("<script[^>]*src=", RegexOptions.IgnoreCase), text);
+        Assert.Single(Regex.Matches(text, "plotly.js v2.28.0"));             // the library once, however many charts
+        Assert.True(Regex.Matches(text, "Plotly.newPlot").Count >= 4);         // lines, contour, surface, heat map
+        using var bitmap = SKBitmap.Decode(png);
+        Assert.True(bitmap.Width > 1000 && bitmap.Height > 800);
+    }
+
+    [Fact]
+    public void SavedHtmlRendersANonBlankChartInHeadlessChromiumWithNoNetwork()
+    {
+        var chromium = new[] { "/usr/bin/chromium", "/usr/bin/chromium-browser" }.FirstOrDefault(File.Exists);
+        Assert.True(chromium is not null, "headless Chromium is needed for this check: apt-get install -y chromium (.ci/run installs it)");
+        var figure = new Figure("one", "one chart", [Sample().Panels[0]]);
+        var (_, html) = figure.Save(dir);
+        var shot = Path.Combine(dir, "shot.png");
+        // unshare -n runs the browser in a network namespace of its own: no network at all, so a CDN reference could not load.
+        var info = new ProcessStartInfo("unshare") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in new[] { "-n", chromium!, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", $"--user-data-dir={Path.Combine(dir, "profile")}", "--window-size=900,600",
+                     "--virtual-time-budget=5000", $"--screenshot={shot}", $"file://{html}" }) info.ArgumentList.Add(a);
+        using (var p = Process.Start(info)!)
+        {
+            p.StandardOutput.ReadToEndAsync(); p.StandardError.ReadToEndAsync();
+            Assert.True(p.WaitForExit(90_000), "chromium did not finish");
+        }
+        Assert.True(File.Exists(shot), "no screenshot");
+        using var bitmap = SKBitmap.Decode(shot);
+        var colours = new HashSet<uint>();
+        long nonWhite = 0;
+        for (int y = 0; y < bitmap.Height; y += 2)
+        for (int x = 0; x < bitmap.Width; x += 2)
+        {
+            var c = bitmap.GetPixel(x, y);
+            colours.Add((uint)c);
+            if (c.Red < 250 || c.Green < 250 || c.Blue < 250) nonWhite++;
+        }
+        Assert.True(colours.Count > 50 && nonWhite > 0.02 * bitmap.Width * bitmap.Height / 4, $"blank screenshot: {colours.Count} colours, {nonWhite} non-white samples");
+    }
+
+    [Fact]
+    public async Task TheNotebookFormatterEmitsPlotlyJsOnceAndTheCharts()
+    {
+        using var kernel = new CSharpKernel();
+        var bin = Path.GetDirectoryName(typeof(NotebookCharts).Assembly.Location)!;
+        var code = $"#r \"{Path.Combine(bin, "Fop.Research.Plots.dll")}\"\n#r \"{Path.Combine(bin, "Fop.Research.dll")}\"\n" +
+                   "using Fop.Research.Plots; using Fop.Research.Plots.Figures;\nNotebookCharts.Reset(); NotebookCharts.Register();\n" +
+                   "var f = new Figure(\"x\", \"title\", [new LinePanel(\"p\", \"x\", \"y\", [new Series(\"s\", [1.0, 2.0], [3.0, 4.0])])]);\nf";
+        var events = (await kernel.SendAsync(new SubmitCode(code))).Events.Concat((await kernel.SendAsync(new SubmitCode("f"))).Events).ToList();
+        Assert.DoesNotContain(events, e => e is CommandFailed);
+        var html = events.OfType<DisplayEvent>().SelectMany(e => e.FormattedValues).Where(v => v.MimeType == "text/html").Select(v => v.Value).ToList();
+        Assert.Equal(2, html.Count);
+        Assert.Contains("plotly.js v2.28.0", html[0]);
+        Assert.DoesNotContain("plotly.js v2.28.0", html[1]);
+        Assert.All(html, h => Assert.Contains("Plotly.newPlot", h));
+    }
+
+    [Fact]
+    public void TheCommittedScalingStudyGivesSeedBandsAndNotReachedMarkers()
+    {
+        var results = Path.Combine(DatasetFiles.RepositoryRoot()!, "experiments", "results", "fashion-mnist-scaling");
+        Assert.Equal(0.8949, StudyViews.TargetFromTable(results)!.Value, 10);
+        var accuracy = StudyViews.AccuracyOverTime(results);
+        var b2048 = (LinePanel)accuracy.Panels.Single(p => p.Title == "mlp, batch 2048");
+        Assert.All(b2048.Series, s => Assert.NotNull(s.Lower));              // three seeds each: bands
+        Assert.Contains(b2048.Series, s => s.Label.StartsWith("kfac lr 0.006"));
+        var b60000 = (LinePanel)accuracy.Panels.Single(p => p.Title == "mlp, batch 60000");
+        Assert.True(b60000.YRange!.Value.Min <= 10, "the y axis must show the runs that failed");
+        var time = StudyViews.TimeToTarget(results);
+        var mlp = (LinePanel)time.Panels.Single(p => p.Title.StartsWith("mlp"));
+        Assert.Equal([512.0, 2048, 8192, 30000, 60000], mlp.XTicks!);
+        Assert.Contains(mlp.Markers, m => m.Label == "kfac" && m.X == 512);      // KFAC never reached it at 512: said, not dropped
+        Assert.Contains(mlp.Markers, m => m.Label == "sgd" && m.X == 60000);
+        Assert.Equal([2048.0], mlp.Series.Single(s => s.Label == "kfac").X!);
+    }
+}
