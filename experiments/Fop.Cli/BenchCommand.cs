@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Text.Json;
+using Fop.Research.Data;
 using Fop.Research.Models;
 using Fop.Research.Optim;
 using Fop.Research.Training;
@@ -8,9 +9,16 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using TorchSharp;
 using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
 
 namespace Fop.Cli;
 
+/// <summary>
+/// `fop bench`: milliseconds per optimizer step, measured so that a noisy shared machine cannot tilt a ratio. The
+/// optimizers run interleaved in rounds (each round gives every optimizer whole curvature intervals, in rotating order),
+/// ratios are taken within a round, and the table reports the median and range over rounds. Every measured step must
+/// do the work it names: a refused (non-finite) step fails the benchmark.
+/// </summary>
 internal sealed class BenchCommand : Command<BenchCommand.Settings>
 {
     public sealed class Settings : CommandSettings
@@ -24,17 +32,32 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         [CommandOption("--optimizers <LIST>")]
         public string Optimizers { get; init; } = "sgd,adamw,kfac,fop";
 
-        [CommandOption("--steps <K>"), Description("Measured steps per optimizer (rounded up to a whole number of curvature intervals).")]
-        public int Steps { get; init; } = 20;
+        [CommandOption("--rounds <R>"), Description("Interleaved rounds (at least 3).")]
+        public int Rounds { get; init; } = 3;
 
-        [CommandOption("--warmup <K>")]
-        public int Warmup { get; init; } = 2;
+        [CommandOption("--intervals <K>"), Description("Curvature intervals per optimizer per round.")]
+        public int Intervals { get; init; } = 1;
 
         [CommandOption("--interval <K>"), Description("Curvature and inverse interval of KFAC/FOP.")]
         public int Interval { get; init; } = 10;
 
         [CommandOption("--micro-batch <N>")]
         public int MicroBatch { get; init; }
+
+        [CommandOption("--lr <LR>"), Description("Step size: small enough that every step is finite (a refused step fails the bench).")]
+        public double Lr { get; init; } = 1e-3;
+
+        [CommandOption("--damping <L>")]
+        public double Damping { get; init; } = 1e-2;
+
+        [CommandOption("--set <KEY=VALUE>"), Description("Further config overrides for every optimizer (e.g. kfac.factor_examples=512). Repeatable.")]
+        public string[] Set { get; init; } = [];
+
+        [CommandOption("--data <KIND>"), Description("real (Fashion-MNIST batches for mlp/smallcnn; the default where available) or random.")]
+        public string Data { get; init; } = "real";
+
+        [CommandOption("--threads <N>"), Description("Torch intra-op threads (0: libtorch's default).")]
+        public int Threads { get; init; }
 
         [CommandOption("--device <DEVICE>")]
         public string Device { get; init; } = "cpu";
@@ -43,11 +66,21 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         public string? Json { get; init; }
     }
 
-    sealed record Row(string Optimizer, double MsPerStep, double MedianMs, double Forward, double Backward, double Curvature, double Update,
-        double RatioToSgd = double.NaN, double RatioToKfac = double.NaN);
+    /// <summary>One optimizer's measurements in one round, per step (amortised over the round's intervals).</summary>
+    sealed record RoundResult(int Round, string Optimizer, double MsPerStep, double Forward, double Backward, double Curvature, double Update, int Refused);
+
+    sealed class Contender(string name, Module<Tensor, Tensor> model, ModelOptimizer optimizer) : IDisposable
+    {
+        public string Name => name;
+        public ModelOptimizer Optimizer => optimizer;
+        public void Dispose() { optimizer.Dispose(); model.Dispose(); }
+    }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
+        if (s.Rounds < 3) throw new ArgumentException("--rounds must be at least 3: medians and ranges need them.");
+        if (s.Intervals < 1 || s.Interval < 1) throw new ArgumentException("--intervals and --interval must be >= 1.");
+        if (s.Threads > 0) torch.set_num_threads(s.Threads);
         var device = DeviceChoice.Resolve(s.Device);
         var (shape, classes) = s.Model switch
         {
@@ -57,63 +90,134 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             "vit" => (new long[] { 3, 224, 224 }, 100),
             _ => throw new ArgumentException($"bench: unknown model '{s.Model}'."),
         };
-        int steps = (int)Math.Ceiling(s.Steps / (double)s.Interval) * s.Interval;
-        var rows = new List<Row>();
-        foreach (var name in s.Optimizers.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        var names = s.Optimizers.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        int stepsPerRound = s.Intervals * s.Interval;
+
+        // Batches: real Fashion-MNIST examples in the training order where the model takes them, else fixed random ones.
+        RunData? data = null;
+        string dataKind = "random";
+        if (s.Data == "real" && s.Model is "mlp" or "smallcnn")
         {
-            var config = ConfigFile.Load(null, [$"optimizer={name}", $"model={s.Model}", $"batch_size={s.Batch}", $"micro_batch_size={s.MicroBatch}",
-                $"kfac.curvature_interval={s.Interval}", $"kfac.inverse_interval={s.Interval}", "fop.diagnostics_interval=0"]);
-            torch.manual_seed(0);
-            using var model = ModelCatalog.Create(s.Model, shape, classes);
-            model.to(device);
-            using var optimizer = OptimizerFactory.Create(config, model);
-            using var x = torch.randn([s.Batch, .. shape], device: device);
-            using var y = torch.randint(0, classes, [s.Batch], device: device);
-            var timer = new PhaseTimer(device.type == DeviceType.CUDA ? () => torch.cuda.synchronize() : null);
-            var times = new List<double>();
-            for (int i = 0; i < s.Warmup + steps; i++)
-            {
-                optimizer.Timer = i >= s.Warmup ? timer : null;
-                var sw = Stopwatch.StartNew();
-                optimizer.Step(x, y, 0.01);
-                if (device.type == DeviceType.CUDA) torch.cuda.synchronize();
-                if (i >= s.Warmup) times.Add(sw.Elapsed.TotalMilliseconds);
-            }
-            // Warm-up steps shift the interval phase; the measured window still holds steps/interval curvature steps.
-            var sorted = times.OrderBy(t => t).ToArray();
-            double Per(StepPhase p) => timer.Milliseconds(p) / steps;
-            var row = new Row(name, times.Average(), sorted[sorted.Length / 2], Per(StepPhase.Forward), Per(StepPhase.Backward), Per(StepPhase.Curvature), Per(StepPhase.Update));
-            rows.Add(row);
-            AnsiConsole.MarkupLine(Markup.Escape($"{name}: {row.MsPerStep:F1} ms/step (median {row.MedianMs:F1}; forward {row.Forward:F1}, backward {row.Backward:F1}, curvature {row.Curvature:F1}, update {row.Update:F1})"));
+            try { data = RunData.Load(ConfigFile.Load(null, ["dataset=fashion-mnist"])); dataKind = "fashion-mnist"; }
+            catch (DatasetUnavailableException e) { AnsiConsole.MarkupLine(Markup.Escape($"Fashion-MNIST unavailable ({e.Message.Split('.')[0]}); using random batches.")); }
         }
-        var sgd = rows.FirstOrDefault(r => r.Optimizer == "sgd");
-        var kfac = rows.FirstOrDefault(r => r.Optimizer == "kfac");
-        rows = rows.Select(r => r with
+        else if (s.Data is not ("real" or "random")) throw new ArgumentException($"--data '{s.Data}': expected real or random.");
+        using var randomX = data is null ? torch.randn([s.Batch, .. shape], device: device) : null;
+        using var randomY = data is null ? torch.randint(0, classes, [s.Batch], device: device) : null;
+        using var permutation = data is null ? null : BatchOrder.Permutation(data.Train.Count, 0, 0);
+        int batchesPerEpoch = data is null ? 1 : Math.Max(1, data.Train.Count / s.Batch);
+        (Tensor X, Tensor Y) Batch(int step)
         {
-            RatioToSgd = sgd is null ? double.NaN : r.MsPerStep / sgd.MsPerStep,
-            RatioToKfac = kfac is null ? double.NaN : r.MsPerStep / kfac.MsPerStep,
+            if (data is null) return (randomX!.alias(), randomY!.alias());
+            var idx = BatchOrder.BatchIndices(permutation!, step % batchesPerEpoch, s.Batch);
+            return (data.Train.FloatImages(idx).to(device), data.Train.Labels.index_select(0, idx).to(device));
+        }
+
+        var contenders = names.Select(name =>
+        {
+            var config = ConfigFile.Load(null, new[] { $"optimizer={name}", $"model={s.Model}", $"batch_size={s.Batch}", $"micro_batch_size={s.MicroBatch}",
+                $"kfac.curvature_interval={s.Interval}", $"kfac.inverse_interval={s.Interval}", $"kfac.damping={s.Damping}", "fop.diagnostics_interval=0" }.Concat(s.Set));
+            torch.manual_seed(0);
+            var model = ModelCatalog.Create(s.Model, shape, classes);
+            model.to(device);
+            return new Contender(name, model, OptimizerFactory.Create(config, model));
         }).ToList();
-        var table = new Table().AddColumns("optimizer", "ms/step (mean, amortised)", "median ms", "forward", "backward", "curvature", "update", "ratio to sgd", "ratio to kfac");
-        foreach (var r in rows)
-            table.AddRow(r.Optimizer, r.MsPerStep.ToString("F1"), r.MedianMs.ToString("F1"), r.Forward.ToString("F1"), r.Backward.ToString("F1"),
-                r.Curvature.ToString("F1"), r.Update.ToString("F1"), r.RatioToSgd.ToString("F3"), r.RatioToKfac.ToString("F3"));
+
+        void Synchronize() { if (device.type == DeviceType.CUDA) torch.cuda.synchronize(); }
+        RoundResult RunSteps(Contender c, int round, int count, ref int stepIndex)
+        {
+            var timer = new PhaseTimer(device.type == DeviceType.CUDA ? () => torch.cuda.synchronize() : null);
+            c.Optimizer.Timer = timer;
+            double total = 0;
+            int refused = 0;
+            for (int i = 0; i < count; i++)
+            {
+                using var scope = torch.NewDisposeScope();
+                var (x, y) = Batch(stepIndex++);
+                Synchronize();
+                var clock = Stopwatch.StartNew();
+                var result = c.Optimizer.Step(x, y, s.Lr);
+                Synchronize();
+                total += clock.Elapsed.TotalMilliseconds;
+                if (result.Skipped) refused++;
+            }
+            c.Optimizer.Timer = null;
+            double Per(StepPhase p) => timer.Milliseconds(p) / count;
+            return new RoundResult(round, c.Name, total / count, Per(StepPhase.Forward), Per(StepPhase.Backward), Per(StepPhase.Curvature), Per(StepPhase.Update), refused);
+        }
+
+        // Warm-up: one interval each (allocations, first decompositions), not measured.
+        var stepIndex = new int[contenders.Count];
+        for (int k = 0; k < contenders.Count; k++) RunSteps(contenders[k], -1, s.Interval, ref stepIndex[k]);
+        var results = new List<RoundResult>();
+        for (int round = 0; round < s.Rounds; round++)
+            for (int j = 0; j < contenders.Count; j++)
+            {
+                int k = (round + j) % contenders.Count;      // rotating order: drift does not always land on the same optimizer
+                var r = RunSteps(contenders[k], round, stepsPerRound, ref stepIndex[k]);
+                results.Add(r);
+                AnsiConsole.MarkupLine(Markup.Escape($"round {round + 1}/{s.Rounds} {r.Optimizer}: {r.MsPerStep:F1} ms/step (forward {r.Forward:F1}, backward {r.Backward:F1}, curvature {r.Curvature:F1}, update {r.Update:F1}){(r.Refused > 0 ? $", {r.Refused} REFUSED" : "")}"));
+            }
+        foreach (var c in contenders) c.Dispose();
+        data?.Dispose();
+
+        (double Median, double Min, double Max) Stats(IEnumerable<double> values)
+        {
+            var v = values.Where(double.IsFinite).Order().ToArray();
+            return v.Length == 0 ? (double.NaN, double.NaN, double.NaN) : (v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2, v[0], v[^1]);
+        }
+        double RatioIn(int round, string a, string b)
+        {
+            var ra = results.FirstOrDefault(r => r.Round == round && r.Optimizer == a);
+            var rb = results.FirstOrDefault(r => r.Round == round && r.Optimizer == b);
+            return ra is null || rb is null ? double.NaN : ra.MsPerStep / rb.MsPerStep;
+        }
+        string F((double Median, double Min, double Max) x, string format) => double.IsNaN(x.Median) ? "" : $"{x.Median.ToString(format)} ({x.Min.ToString(format)}-{x.Max.ToString(format)})";
+        var summary = names.Select(name =>
+        {
+            var mine = results.Where(r => r.Optimizer == name).ToList();
+            return new
+            {
+                optimizer = name,
+                ms_per_step = Stats(mine.Select(r => r.MsPerStep)), forward_ms = Stats(mine.Select(r => r.Forward)), backward_ms = Stats(mine.Select(r => r.Backward)),
+                curvature_ms = Stats(mine.Select(r => r.Curvature)), update_ms = Stats(mine.Select(r => r.Update)),
+                ratio_to_sgd = Stats(Enumerable.Range(0, s.Rounds).Select(r => RatioIn(r, name, "sgd"))),
+                ratio_to_kfac = Stats(Enumerable.Range(0, s.Rounds).Select(r => RatioIn(r, name, "kfac"))),
+                refused_steps = mine.Sum(r => r.Refused),
+            };
+        }).ToList();
+        var table = new Table().AddColumns("optimizer", "ms/step", "forward", "backward", "curvature", "update", "/ SGD", "/ KFAC", "refused");
+        foreach (var r in summary)
+            table.AddRow(r.optimizer, F(r.ms_per_step, "F0"), F(r.forward_ms, "F0"), F(r.backward_ms, "F0"), F(r.curvature_ms, "F0"), F(r.update_ms, "F0"),
+                F(r.ratio_to_sgd, "F2"), F(r.ratio_to_kfac, "F2"), r.refused_steps.ToString());
         AnsiConsole.Write(table);
-        var machine = $"{Environment.ProcessorCount} cores, {torch.get_num_threads()} torch threads, {device.type}" + (device.type == DeviceType.CUDA ? "" : $", {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
-        AnsiConsole.MarkupLine(Markup.Escape($"model {s.Model}, batch {s.Batch}, interval {s.Interval}, {steps} measured steps after {s.Warmup} warm-up; {machine}"));
+        var machine = $"{Environment.ProcessorCount} cores, {torch.get_num_threads()} torch threads, {device.type}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}";
+        AnsiConsole.MarkupLine(Markup.Escape($"median (min-max) over {s.Rounds} interleaved rounds of {stepsPerRound} steps per optimizer (ratios taken within each round); model {s.Model}, batch {s.Batch}" +
+            $"{(s.MicroBatch > 0 ? $" in micro-batches of {s.MicroBatch}" : "")}, interval {s.Interval}, lr {s.Lr:g3}, damping {s.Damping:g3}, {dataKind} batches; {machine}"));
         if (s.Json != null)
         {
             var doc = new
             {
-                machine, model = s.Model, batch = s.Batch, interval = s.Interval, steps, warmup = s.Warmup, micro_batch = s.MicroBatch,
-                rows = rows.Select(r => new
+                machine, model = s.Model, batch = s.Batch, interval = s.Interval, rounds = s.Rounds, steps_per_round = stepsPerRound, micro_batch = s.MicroBatch,
+                lr = s.Lr, damping = s.Damping, data = dataKind, overrides = s.Set, threads = torch.get_num_threads(),
+                summary = summary.Select(r => new
                 {
-                    optimizer = r.Optimizer, ms_per_step = r.MsPerStep, median_ms = r.MedianMs,
-                    forward_ms = r.Forward, backward_ms = r.Backward, curvature_ms = r.Curvature, update_ms = r.Update,
-                    ratio_to_sgd = r.RatioToSgd, ratio_to_kfac = r.RatioToKfac,
+                    r.optimizer, r.refused_steps,
+                    ms_per_step = new { median = r.ms_per_step.Median, min = r.ms_per_step.Min, max = r.ms_per_step.Max },
+                    forward_ms = r.forward_ms.Median, backward_ms = r.backward_ms.Median, curvature_ms = r.curvature_ms.Median, update_ms = r.update_ms.Median,
+                    ratio_to_sgd = new { median = r.ratio_to_sgd.Median, min = r.ratio_to_sgd.Min, max = r.ratio_to_sgd.Max },
+                    ratio_to_kfac = new { median = r.ratio_to_kfac.Median, min = r.ratio_to_kfac.Min, max = r.ratio_to_kfac.Max },
                 }),
+                rounds_detail = results.Select(r => new { round = r.Round, optimizer = r.Optimizer, ms_per_step = r.MsPerStep, forward_ms = r.Forward, backward_ms = r.Backward, curvature_ms = r.Curvature, update_ms = r.Update, refused = r.Refused }),
             };
             Fop.Research.Io.AtomicFile.WriteAllText(s.Json, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         }
-        return 0;
+        int refusedTotal = results.Sum(r => r.Refused);
+        if (refusedTotal > 0)
+        {
+            Console.Error.WriteLine($"bench invalid: {refusedTotal} measured step(s) were refused as non-finite, so the times above include skipped work. Lower --lr or raise --damping.");
+            return ExitCodes.Abnormal;
+        }
+        return ExitCodes.Done;
     }
 }

@@ -16,7 +16,8 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
     readonly Likelihood likelihood;
     readonly long seed;
     readonly KroneckerPreconditioner?[] preconditioners;
-    Generator? sampler;
+    Generator? sampler, positionSampler;
+    bool subsetStep;
 
     /// <summary>Finds the layers to precondition in <paramref name="model"/> and hooks them.</summary>
     public KfacCurvature(Module model, KfacOptions options, Likelihood likelihood, long seed)
@@ -63,10 +64,74 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
     public void BeginStep(long step)
     {
         bool curvature = IsCurvatureStep(step);
-        Capture.Active = curvature;
-        Capture.RetainOutputGradients = curvature && options.Fisher == FisherType.Empirical;
+        // With factor_examples the statistics come from a separate pass over a subset (GatherSubset): the main pass records nothing.
+        subsetStep = curvature && options.FactorExamples is not null;
+        Capture.Active = curvature && !subsetStep;
+        Capture.RetainOutputGradients = Capture.Active && options.Fisher == FisherType.Empirical;
         sampler?.Dispose();
         sampler = curvature && options.Fisher == FisherType.MonteCarlo ? BatchOrder.Generator(seed, 3, step) : null;
+        positionSampler?.Dispose();
+        positionSampler = curvature && options.ConvPositions is not null ? BatchOrder.Generator(seed, 4, step) : null;
+    }
+
+    /// <summary>
+    /// On a curvature step with <c>factor_examples</c> set, gathers the factor statistics from that many examples of the
+    /// batch (drawn by the seeded generator): one forward of the subset and one backward to the layer outputs only, so
+    /// parameter gradients are untouched. Buffers (BatchNorm statistics) are restored afterwards. A no-op otherwise.
+    /// </summary>
+    public void GatherSubset(Module<Tensor, Tensor> model, Tensor inputs, Tensor targets, long step, int microBatchSize)
+    {
+        if (!subsetStep) return;
+        using var scope = torch.NewDisposeScope();
+        long n = inputs.shape[0], m = Math.Min(options.FactorExamples!.Value, n);
+        using var g = BatchOrder.Generator(seed, 5, step);
+        var index = torch.randperm(n, generator: g).narrow(0, 0, m).to(inputs.device);
+        var xs = inputs.index_select(0, index);
+        var ys = targets.index_select(0, index);
+        var buffers = model.named_buffers().Select(b => (b.buffer, Saved: b.buffer.detach().clone())).ToList();
+        long chunk = microBatchSize <= 0 ? m : Math.Min(m, microBatchSize);
+        try
+        {
+            for (long start = 0; start < m; start += chunk)
+            {
+                using var inner = torch.NewDisposeScope();
+                long size = Math.Min(chunk, m - start);
+                var y = ys.narrow(0, start, size);
+                Capture.Active = true;
+                Capture.RetainOutputGradients = false;
+                Tensor outputs;
+                try { outputs = model.call(xs.narrow(0, start, size)); }
+                finally { Capture.Active = false; }
+                Capture.EnsureAllLayersSeen();
+                var kept = Capture.AllOutputs().ToList();
+                if (options.Fisher == FisherType.Exact)
+                {
+                    foreach (var column in likelihood.FisherSqrtColumns(outputs))
+                    {
+                        using var c = torch.NewDisposeScope();
+                        AddOutputGradients(torch.autograd.grad([outputs], kept, [column], retain_graph: true), 1.0);
+                        column.Dispose();
+                    }
+                }
+                else
+                {
+                    var labels = options.Fisher == FisherType.MonteCarlo ? likelihood.Sample(outputs, sampler!) : y;
+                    // The gradient of the summed per-example losses with respect to each output is each example's own gradient.
+                    AddOutputGradients(torch.autograd.grad([likelihood.LossSum(outputs, labels)], kept), 1.0);
+                }
+                for (int i = 0; i < Layers.Count; i++)
+                {
+                    foreach (var input in Capture.InputsOf(i)) Factors[i].AddInputs(input, options.ConvPositions, positionSampler);
+                    Factors[i].AddExamples(size);
+                }
+                Capture.Clear();
+            }
+        }
+        finally
+        {
+            Capture.Clear();
+            using (torch.no_grad()) foreach (var (b, saved) in buffers) b.copy_(saved);
+        }
     }
 
     /// <inheritdoc />
@@ -110,7 +175,7 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
         using var scope = torch.NewDisposeScope();
         for (int i = 0; i < Layers.Count; i++)
         {
-            foreach (var input in Capture.InputsOf(i)) Factors[i].AddInputs(input);
+            foreach (var input in Capture.InputsOf(i)) Factors[i].AddInputs(input, options.ConvPositions, positionSampler);
             if (options.Fisher == FisherType.Empirical)
             {
                 foreach (var output in Capture.OutputsOf(i))
@@ -224,5 +289,6 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
         foreach (var f in Factors) f.Dispose();
         foreach (var p in preconditioners) p?.Dispose();
         sampler?.Dispose();
+        positionSampler?.Dispose();
     }
 }

@@ -29,17 +29,27 @@ public sealed class KroneckerFactors : IDisposable
     /// <summary>Number of commits so far.</summary>
     public long Updates { get; private set; }
 
-    /// <summary>Adds the inputs of one forward call to the scratch sum of A.</summary>
-    public void AddInputs(Tensor input)
+    /// <summary>
+    /// Adds the inputs of one forward call to the scratch sum of A; for a conv layer, <paramref name="positions"/> output
+    /// positions drawn by <paramref name="generator"/> stand for all of them (an unbiased estimate of the KFC factor).
+    /// </summary>
+    public void AddInputs(Tensor input, int? positions = null, Generator? generator = null)
     {
         using var scope = torch.NewDisposeScope();
         long n = input.shape[0];
-        long perExample = Math.Max(1, RowsPerExample(input) * Layer.InDim);
+        long total = RowsPerExample(input);
+        Tensor? kept = null;
+        if (Layer.Conv is not null && positions is int p && p < total)
+        {
+            kept = torch.randperm(total, generator: generator).narrow(0, 0, p).to(input.device);
+            total = p;
+        }
+        long perExample = Math.Max(1, total * Layer.InDim);
         long chunk = Math.Max(1, Math.Min(n, ChunkElements / perExample));
         for (long start = 0; start < n; start += chunk)
         {
             using var inner = torch.NewDisposeScope();
-            var rows = Layer.InputRows(input.narrow(0, start, Math.Min(chunk, n - start)));
+            var rows = Layer.InputRows(input.narrow(0, start, Math.Min(chunk, n - start)), kept);
             aRows += rows.shape[0];
             Accumulate(ref aSum, rows, 1.0);
         }

@@ -62,8 +62,11 @@ public sealed class PreconditionedLayer
         }
     }
 
-    /// <summary>Input rows a of the Kronecker factor A: (rows, InDim), one row per example (Linear) or per example and output position (Conv2d).</summary>
-    public Tensor InputRows(Tensor input)
+    /// <summary>
+    /// Input rows a of the Kronecker factor A: (rows, InDim), one row per example (Linear) or per example and output
+    /// position (Conv2d); <paramref name="positions"/> (int64 indices into the output positions) keeps only those positions.
+    /// </summary>
+    public Tensor InputRows(Tensor input, Tensor? positions = null)
     {
         Tensor rows;
         if (Conv is null)
@@ -74,7 +77,8 @@ public sealed class PreconditionedLayer
         {
             var c = Conv;
             var padding = c.padding ?? throw new NotSupportedException($"{Name}: string padding modes ('same'/'valid') are not supported by curvature capture.");
-            using var patches = functional.unfold(input, (c.kernel_size[0], c.kernel_size[1]), (c.dilation[0], c.dilation[1]), (padding[0], padding[1]), (c.stride[0], c.stride[1]));
+            using var all = functional.unfold(input, (c.kernel_size[0], c.kernel_size[1]), (c.dilation[0], c.dilation[1]), (padding[0], padding[1]), (c.stride[0], c.stride[1]));
+            using var patches = positions is null ? all.alias() : all.index_select(2, positions);
             rows = patches.transpose(1, 2).reshape(-1, patches.shape[1]);
         }
         if (Bias is null) return rows;

@@ -44,7 +44,11 @@ public sealed class Fop : NaturalGradientOptimizer
             return NonFinite(dual.LossSum, dual.Examples);
         }
         bool committed;
-        using (PhaseTimer.Time(Timer, StepPhase.Curvature)) committed = Curvature.EndStep(StepCount, Warnings);
+        using (PhaseTimer.Time(Timer, StepPhase.Curvature))
+        {
+            Curvature.GatherSubset(Model, inputs, targets, StepCount, MicroBatchSize);
+            committed = Curvature.EndStep(StepCount, Warnings);
+        }
         if (!committed) return NonFinite(dual.LossSum, dual.Examples, "curvature statistics");
 
         var index = new Dictionary<object, int>(ReferenceEqualityComparer.Instance);

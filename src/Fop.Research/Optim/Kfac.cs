@@ -35,7 +35,11 @@ public sealed class Kfac : NaturalGradientOptimizer
             return NonFinite(lossSum, n);
         }
         bool committed;
-        using (PhaseTimer.Time(Timer, StepPhase.Curvature)) committed = Curvature.EndStep(StepCount, Warnings);
+        using (PhaseTimer.Time(Timer, StepPhase.Curvature))
+        {
+            Curvature.GatherSubset(Model, inputs, targets, StepCount, MicroBatchSize);
+            committed = Curvature.EndStep(StepCount, Warnings);
+        }
         if (!committed)
         {
             ZeroGrad();

@@ -40,6 +40,10 @@ public sealed record KfacOptions
     /// <summary>AdamW settings when <see cref="Unpreconditioned"/> is AdamW.</summary>
     [JsonIgnore]
     public AdamWOptions AdamW { get; init; } = AdamWOptions.Default;
+    /// <summary>Estimate the factors from this many examples of the batch, drawn by the seeded generator at each curvature step (null: the whole batch). The subset gets one extra forward and a backward to the layer outputs only; the main pass then records nothing.</summary>
+    public int? FactorExamples { get; init; }
+    /// <summary>Estimate a conv layer's A from this many output positions per call, drawn by the seeded generator (null: every position, the full KFC factor).</summary>
+    public int? ConvPositions { get; init; }
     /// <summary>Which layers get a Kronecker block.</summary>
     public LayerSelection Layers { get; init; } = LayerSelection.All;
 
@@ -61,6 +65,8 @@ public sealed record KfacOptions
             throw new ArgumentOutOfRangeException(nameof(InverseInterval), InverseInterval, $"inverse_interval must be a positive multiple of curvature_interval ({CurvatureInterval}).");
         if (KlClip is double k && !(k > 0) ) throw new ArgumentOutOfRangeException(nameof(KlClip), k, "kl_clip must be > 0 or null (off).");
         if (GradClip is double c && !(c > 0)) throw new ArgumentOutOfRangeException(nameof(GradClip), c, "grad_clip must be > 0 or null (off).");
+        if (FactorExamples is int fe && fe < 1) throw new ArgumentOutOfRangeException(nameof(FactorExamples), fe, "factor_examples must be >= 1 or null (whole batch).");
+        if (ConvPositions is int cp && cp < 1) throw new ArgumentOutOfRangeException(nameof(ConvPositions), cp, "conv_positions must be >= 1 or null (every position).");
         Sgd.Validate();
         AdamW.Validate();
         Layers.Validate();

@@ -1,0 +1,95 @@
+using Fop.Research.Curvature;
+using Fop.Research.Optim;
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Fop.Research.Tests.Core;
+
+/// <summary>The cheaper-curvature switches estimate the full factors without bias: factors from a subset of the batch, conv patches from a subset of positions.</summary>
+public sealed class CheapCurvatureTests
+{
+    static KfacCurvature Gather(Module<Tensor, Tensor> model, Tensor x, Tensor y, KfacOptions options, long seed)
+    {
+        var curvature = new KfacCurvature(model, options, Likelihood.Categorical, seed);
+        curvature.BeginStep(0);
+        GradientPass.Accumulate(model, Likelihood.Categorical, x, y, 0, x.shape[0], curvature);
+        curvature.GatherSubset(model, x, y, 0, 0);
+        curvature.EndStep(0, []);
+        foreach (var p in model.parameters()) { using var g = p.grad; g?.zero_(); }
+        return curvature;
+    }
+
+    static void AssertUnbiased(IReadOnlyList<Tensor> draws, Tensor full, string what)
+    {
+        var stack = torch.stack(draws);
+        var mean = stack.mean([0]);
+        var se = stack.std([0]) / Math.Sqrt(draws.Count);
+        var z = ((mean - full).abs() / (se + 1e-15)).max().item<double>();
+        Assert.True(z < 3, $"{what}: the mean of {draws.Count} draws is {z:F2} standard errors from the full factor");
+        Assert.True(se.max().item<double>() > 1e-8, $"{what}: the draws do not vary, so the test would prove nothing");
+    }
+
+    [Fact]
+    public void FactorsFromASubsetOfExamplesAreUnbiased()
+    {
+        var model = TestModels.Mlp(131, 5, 4, 3);
+        torch.manual_seed(132);
+        var x = torch.randn(12, 5, dtype: ScalarType.Float64);
+        var y = torch.randint(0, 3, [12]);
+        var full = Gather(model, x, y, TestModels.Plain(), 0);
+        var subset = TestModels.Plain() with { FactorExamples = 4 };
+        var draws = Enumerable.Range(0, 300).Select(r => Gather(model, x, y, subset, r)).ToList();
+        for (int l = 0; l < full.Layers.Count; l++)
+        {
+            AssertUnbiased(draws.Select(d => d.Factors[l].A!).ToList(), full.Factors[l].A!, $"{full.Layers[l].Name} A");
+            AssertUnbiased(draws.Select(d => d.Factors[l].G!).ToList(), full.Factors[l].G!, $"{full.Layers[l].Name} G");
+        }
+        // A subset as large as the batch is the batch.
+        var all = Gather(model, x, y, TestModels.Plain() with { FactorExamples = 100 }, 7);
+        for (int l = 0; l < full.Layers.Count; l++)
+        {
+            Assert.True(TestModels.MaxAbs(all.Factors[l].A!, full.Factors[l].A!) < 1e-12);
+            Assert.True(TestModels.MaxAbs(all.Factors[l].G!, full.Factors[l].G!) < 1e-12);
+        }
+    }
+
+    [Fact]
+    public void ConvFactorsFromASubsetOfPositionsAreUnbiasedAndLeaveGAlone()
+    {
+        var model = FactorConventionTests.ConvNet(141);
+        torch.manual_seed(142);
+        var x = torch.randn(4, 2, 7, 6, dtype: ScalarType.Float64);
+        var y = torch.tensor(new long[] { 0, 1, 2, 3 });
+        var full = Gather(model, x, y, TestModels.Plain(), 0);
+        int conv = full.Layers.ToList().FindIndex(l => l.Name == "conv");
+        var sampled = TestModels.Plain() with { ConvPositions = 3 };     // 3 of the 12 output positions
+        var draws = Enumerable.Range(0, 300).Select(r => Gather(model, x, y, sampled, r)).ToList();
+        AssertUnbiased(draws.Select(d => d.Factors[conv].A!).ToList(), full.Factors[conv].A!, "conv A");
+        Assert.True(TestModels.MaxAbs(draws[0].Factors[conv].G!, full.Factors[conv].G!) < 1e-12, "G does not depend on the positions kept for A");
+        int fc = full.Layers.ToList().FindIndex(l => l.Name == "fc");
+        Assert.True(TestModels.MaxAbs(draws[0].Factors[fc].A!, full.Factors[fc].A!) < 1e-12, "a Linear layer has no positions to drop");
+    }
+
+    [Theory]
+    [InlineData("kfac")]
+    [InlineData("fop")]
+    public void SubsetCurvatureTrainsAndLeavesTheGradientAlone(string kind)
+    {
+        // The gradient step is the full batch's: with identical factors (subset = whole batch) the run equals the plain one.
+        var options = TestModels.Plain(FisherType.Empirical, 0.05);
+        var m1 = TestModels.Mlp(151, 6, 5, 4);
+        var m2 = TestModels.Mlp(151, 6, 5, 4);
+        using ModelOptimizer a = kind == "kfac" ? new Kfac(m1, options) : new Optim.Fop(m1, FopOptions.Paper with { Kfac = options });
+        using ModelOptimizer b = kind == "kfac" ? new Kfac(m2, options with { FactorExamples = 64 }) : new Optim.Fop(m2, FopOptions.Paper with { Kfac = options with { FactorExamples = 64 } });
+        torch.manual_seed(152);
+        for (int step = 0; step < 3; step++)
+        {
+            var x = torch.randn(10, 6, dtype: ScalarType.Float64);
+            var y = torch.randint(0, 4, [10]);
+            a.Step(x, y, 0.1);
+            Assert.False(b.Step(x, y, 0.1).Skipped);
+            TestModels.AssertSameWeights(m1, m2, 1e-10, $"step {step}: ");
+        }
+    }
+}
