@@ -9,7 +9,7 @@ internal static class CliProcess
 
     static string Dll => Path.Combine(AppContext.BaseDirectory, "fop.dll");
 
-    public static Result Run(IEnumerable<string> args, TimeSpan? killAfter = null, IDictionary<string, string>? env = null, TimeSpan? timeout = null)
+    public static Result Run(IEnumerable<string> args, TimeSpan? killAfter = null, IDictionary<string, string>? env = null, TimeSpan? timeout = null, Func<bool>? killWhen = null)
     {
         var info = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         // The test host runs under `dotnet`; if not, fall back to the dotnet on the PATH.
@@ -27,6 +27,12 @@ internal static class CliProcess
         {
             process.Kill();     // SIGKILL: no handler runs, exactly like a crash or an OOM kill
             killed = true;
+        }
+        if (killWhen is not null)
+        {
+            // Polled, so the kill lands at a given point of progress whatever the machine's load, at a random moment within a step.
+            while (!process.HasExited && !killWhen()) Thread.Sleep(7);
+            if (!process.HasExited) { process.Kill(); killed = true; }
         }
         if (!process.WaitForExit(timeout ?? TimeSpan.FromMinutes(3))) { process.Kill(); throw new TimeoutException($"fop {string.Join(' ', args)} did not finish"); }
         process.WaitForExit();

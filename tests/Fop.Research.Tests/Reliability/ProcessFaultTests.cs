@@ -33,27 +33,28 @@ public sealed class ProcessFaultTests : IDisposable
     [InlineData("fop", 12)]
     public void ARunKilledAtRandomPointsAndResumedEachTimeEndsBitIdentical(string optimizer, int seed)
     {
-        const int epochs = 20;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
+        const int epochs = 20;                         // 5 steps per epoch: 100 steps, a checkpoint after each
         var reference = CliProcess.Run(Train(optimizer, "reference", epochs));
         Assert.Equal(0, reference.ExitCode);
-        double wallMs = clock.Elapsed.TotalMilliseconds;
 
         var random = new Random(seed);
-        bool done = false;
-        int kills = 0;
-        for (int attempt = 0; attempt < 8 && !done; attempt++)
+        var stepsLog = Path.Combine(dir, "killed", "steps.csv");
+        int Logged() { try { return File.Exists(stepsLog) ? File.ReadLines(stepsLog).Count() - 1 : 0; } catch (IOException) { return 0; } }
+        int kills = 0, target = 0;
+        // The first attempt dies halfway through writing its third checkpoint; then four kills from outside at random steps.
+        var first = CliProcess.Run(Train(optimizer, "killed", epochs), env: new Dictionary<string, string> { [FaultInjection.KillInCheckpointVariable] = "3" });
+        Assert.True(first.ExitCode == 137, $"the fault-injected run was not killed mid-checkpoint (exit {first.ExitCode}): {first.Stderr}");
+        kills++;
+        for (int attempt = 0; attempt < 4; attempt++)
         {
-            // The first attempt dies halfway through writing its third checkpoint; later ones are killed from outside at random times.
-            var env = attempt == 0 ? new Dictionary<string, string> { [FaultInjection.KillInCheckpointVariable] = "3" } : null;
-            var delay = attempt == 0 ? (TimeSpan?)null : TimeSpan.FromMilliseconds(wallMs * (0.4 + 0.55 * random.NextDouble()));
-            var r = CliProcess.Run(Train(optimizer, "killed", epochs, attempt == 0 ? [] : ["--resume"]), delay, env);
-            if (r.Killed || r.ExitCode == 137) { kills++; continue; }
-            Assert.True(r.ExitCode == 0, r.Stderr);
-            done = true;
+            target = Math.Max(target, Logged()) + random.Next(5, 20);
+            var r = CliProcess.Run(Train(optimizer, "killed", epochs, "--resume"), killWhen: () => Logged() >= target);
+            if (r.Killed) kills++;
+            else Assert.True(r.ExitCode == 0, r.Stderr);
         }
-        if (!done) Assert.Equal(0, CliProcess.Run(Train(optimizer, "killed", epochs, ["--resume"])).ExitCode);
-        Assert.True(kills >= 2, $"only {kills} kills landed");
+        var last = CliProcess.Run(Train(optimizer, "killed", epochs, "--resume"));
+        Assert.True(last.ExitCode == 0, last.Stderr);
+        Assert.True(kills >= 4, $"only {kills} kills landed");
 
         var (_, refModel, refOpt) = Checkpoint.Load(Path.Combine(dir, "reference", "checkpoint.bin"));
         var (_, model, opt) = Checkpoint.Load(Path.Combine(dir, "killed", "checkpoint.bin"));
