@@ -26,10 +26,12 @@ public class NotebookTests
         var path = Path.Combine(DatasetFiles.RepositoryRoot()!, "notebooks", name);
         var document = Notebook.Parse(File.ReadAllText(path), new KernelInfoCollection { new("csharp", languageName: "C#", aliases: ["c#", "C#"]) });
         Environment.SetEnvironmentVariable("FOP_NOTEBOOK_SIZE", "smoke");
-        using var kernel = new CSharpKernel();
+        using var kernel = new CSharpKernel().UseKernelHelpers();   // display() and friends, as in Jupyter and VS Code
         // The notebook references the Release build of the library; here the suite's own build of the same code stands in.
         var binDir = Path.GetDirectoryName(typeof(Training.Trainer).Assembly.Location)!;
-        int cells = 0;
+        int cells = 0, charts = 0;
+        // Notebooks run with the notebook's folder as the working directory, as Jupyter and VS Code do.
+        Environment.CurrentDirectory = Path.GetDirectoryName(path)!;
         foreach (var element in document.Elements.Where(e => e.KernelName is "csharp" or "C#" or null && !string.IsNullOrWhiteSpace(e.Contents)))
         {
             if (element.KernelName is null) continue;
@@ -38,10 +40,12 @@ public class NotebookTests
                     ? $"#r \"{Path.Combine(binDir, Path.GetFileName(line.Trim().TrimEnd('"').Split('/').Last()))}\""
                     : line));
             var result = await kernel.SendAsync(new SubmitCode(code));
+            charts += result.Events.OfType<DisplayEvent>().SelectMany(e => e.FormattedValues).Count(v => v.MimeType == "text/html" && v.Value.Contains("Plotly.newPlot"));
             var failure = result.Events.OfType<CommandFailed>().FirstOrDefault();
             Assert.True(failure is null, $"{name}, cell {cells}: {failure?.Message}\n{code}");
             cells++;
         }
         Assert.True(cells >= 3, $"{name}: only {cells} code cells ran");
+        Assert.True(charts > 0, $"{name}: displays no chart");
     }
 }
