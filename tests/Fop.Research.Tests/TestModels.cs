@@ -94,6 +94,17 @@ internal static class TestModels
             Assert.True(MaxAbs(pa, pb) <= tolerance, $"{label}{n}: {MaxAbs(pa, pb)}");
     }
 
+    /// <summary>Asserts that the mean of random draws lies within 3 standard errors of <paramref name="expected"/> in every entry, and that the draws vary.</summary>
+    public static void AssertUnbiased(IReadOnlyList<Tensor> draws, Tensor expected, string what)
+    {
+        var stack = torch.stack(draws);
+        var mean = stack.mean([0]);
+        var se = stack.std([0]) / Math.Sqrt(draws.Count);
+        var z = ((mean - expected).abs() / (se + 1e-15)).max().item<double>();
+        Assert.True(z < 3, $"{what}: the mean of {draws.Count} draws is {z:F2} standard errors from the expected value");
+        Assert.True(se.max().item<double>() > 1e-8, $"{what}: the draws do not vary, so the test would prove nothing");
+    }
+
     public static double MaxAbs(Tensor a, Tensor b) => (a.to_type(ScalarType.Float64) - b.to_type(ScalarType.Float64)).abs().max().item<double>();
 
     public static Dictionary<string, Tensor> Snapshot(Module model) => model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());

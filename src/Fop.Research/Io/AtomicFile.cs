@@ -9,7 +9,23 @@ namespace Fop.Research.Io;
 public static class AtomicFile
 {
     /// <summary>Writes <paramref name="write"/>'s bytes to <paramref name="path"/> atomically; on failure the previous file is untouched.</summary>
-    public static void Write(string path, Action<Stream> write)
+    public static void Write(string path, Action<Stream> write) => Replace(path, tmp =>
+    {
+        using var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None);
+        write(stream);
+        stream.Flush(flushToDisk: true);
+    });
+
+    /// <summary>Writes a file produced by a library that only takes a path (e.g. a plot's SavePng) atomically.</summary>
+    public static void WriteVia(string path, Action<string> writeToPath) => Replace(path, tmp =>
+    {
+        writeToPath(tmp);
+        using var stream = new FileStream(tmp, FileMode.Open, FileAccess.ReadWrite);
+        stream.Flush(flushToDisk: true);
+    });
+
+    /// <summary>Has <paramref name="produce"/> write a temporary file beside <paramref name="path"/>, then renames it over the target.</summary>
+    static void Replace(string path, Action<string> produce)
     {
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
@@ -18,31 +34,7 @@ public static class AtomicFile
         try
         {
             Directory.CreateDirectory(dir);
-            using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
-            {
-                write(stream);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            TryDelete(tmp);
-            throw new IOException($"{path}: could not be written ({e.Message}); the previous version, if any, is unchanged.", e);
-        }
-    }
-
-    /// <summary>Writes a file produced by a library that only takes a path (e.g. a plot's SavePng) atomically.</summary>
-    public static void WriteVia(string path, Action<string> writeToPath)
-    {
-        var full = Path.GetFullPath(path);
-        var dir = Path.GetDirectoryName(full)!;
-        var tmp = Path.Combine(dir, $".{Path.GetFileNameWithoutExtension(full)}.{Environment.ProcessId}.tmp{Path.GetExtension(full)}");
-        try
-        {
-            Directory.CreateDirectory(dir);
-            writeToPath(tmp);
-            using (var stream = new FileStream(tmp, FileMode.Open, FileAccess.ReadWrite)) stream.Flush(flushToDisk: true);
+            produce(tmp);
             File.Move(tmp, full, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -20,16 +20,6 @@ public sealed class CheapCurvatureTests
         return curvature;
     }
 
-    static void AssertUnbiased(IReadOnlyList<Tensor> draws, Tensor full, string what)
-    {
-        var stack = torch.stack(draws);
-        var mean = stack.mean([0]);
-        var se = stack.std([0]) / Math.Sqrt(draws.Count);
-        var z = ((mean - full).abs() / (se + 1e-15)).max().item<double>();
-        Assert.True(z < 3, $"{what}: the mean of {draws.Count} draws is {z:F2} standard errors from the full factor");
-        Assert.True(se.max().item<double>() > 1e-8, $"{what}: the draws do not vary, so the test would prove nothing");
-    }
-
     [Fact]
     public void FactorsFromASubsetOfExamplesAreUnbiased()
     {
@@ -42,8 +32,8 @@ public sealed class CheapCurvatureTests
         var draws = Enumerable.Range(0, 300).Select(r => Gather(model, x, y, subset, r)).ToList();
         for (int l = 0; l < full.Layers.Count; l++)
         {
-            AssertUnbiased(draws.Select(d => d.Factors[l].A!).ToList(), full.Factors[l].A!, $"{full.Layers[l].Name} A");
-            AssertUnbiased(draws.Select(d => d.Factors[l].G!).ToList(), full.Factors[l].G!, $"{full.Layers[l].Name} G");
+            TestModels.AssertUnbiased(draws.Select(d => d.Factors[l].A!).ToList(), full.Factors[l].A!, $"{full.Layers[l].Name} A");
+            TestModels.AssertUnbiased(draws.Select(d => d.Factors[l].G!).ToList(), full.Factors[l].G!, $"{full.Layers[l].Name} G");
         }
         // A subset as large as the batch is the batch.
         var all = Gather(model, x, y, TestModels.Plain() with { FactorExamples = 100 }, 7);
@@ -65,7 +55,7 @@ public sealed class CheapCurvatureTests
         int conv = full.Layers.ToList().FindIndex(l => l.Name == "conv");
         var sampled = TestModels.Plain() with { ConvPositions = 3 };     // 3 of the 12 output positions
         var draws = Enumerable.Range(0, 300).Select(r => Gather(model, x, y, sampled, r)).ToList();
-        AssertUnbiased(draws.Select(d => d.Factors[conv].A!).ToList(), full.Factors[conv].A!, "conv A");
+        TestModels.AssertUnbiased(draws.Select(d => d.Factors[conv].A!).ToList(), full.Factors[conv].A!, "conv A");
         Assert.True(TestModels.MaxAbs(draws[0].Factors[conv].G!, full.Factors[conv].G!) < 1e-12, "G does not depend on the positions kept for A");
         int fc = full.Layers.ToList().FindIndex(l => l.Name == "fc");
         Assert.True(TestModels.MaxAbs(draws[0].Factors[fc].A!, full.Factors[fc].A!) < 1e-12, "a Linear layer has no positions to drop");
