@@ -62,6 +62,8 @@ public sealed record FopPlaneView(LandscapeSurface Surface, IReadOnlyList<PlaneS
             var dual = HalfBatchSplit.Instance.Compute(model, Likelihood.Categorical, inputs, targets, microBatchSize,
                 () => { var g = ParameterVector.GradientsOf(model); foreach (var p in model.parameters()) { using var gr = p.grad; gr?.zero_(); } return g.Names.Select(n => g[n].clone()).ToList(); },
                 ICurvatureRecorder.None);
+            // The halves ran in train mode: put back theta's buffers (BatchNorm statistics) before anything is evaluated.
+            model.load_state_dict(saved);
             var names = theta.Names.ToList();
             using var gAvg = new ParameterVector(names.Select((n, i) => (n, dual.Average(i))));
             var s = (diagnostics?.Layers ?? []).ToDictionary(l => l.Layer, l => l.S);
