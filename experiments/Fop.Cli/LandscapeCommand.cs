@@ -97,7 +97,7 @@ internal sealed class LandscapeCommand : Command<LandscapeCommand.Settings>
             var plane = FopPlaneView.Compute(model, NewModel, px, py, landscape, config.EffectiveKfac, config.EffectiveFop, config.ScaledLr, s.Grid, config.MicroBatchSize, config.Seed);
             figures.Add(LandscapeViews.Plane($"fop-plane-{label}", plane, origin.Loss));
             using var sg = new Generator(5);
-            var top = Sharpness.TopEigenvalues(model, x.narrow(0, 0, Math.Min(500, x.shape[0])), y.narrow(0, 0, Math.Min(500, y.shape[0])), 2, 50, 1e-4, sg);
+            var top = Sharpness.TopEigenvalues(model, x.narrow(0, 0, Math.Min(500, x.shape[0])), y.narrow(0, 0, Math.Min(500, y.shape[0])), 2, 100, 1e-4, sg);
             var (trace, traceSe) = Sharpness.HutchinsonTrace(model, x.narrow(0, 0, Math.Min(500, x.shape[0])), y.narrow(0, 0, Math.Min(500, y.shape[0])), 30, sg);
             numbers[label] = new { checkpoint = path, loss = origin.Loss, accuracy = origin.Accuracy, top_eigenvalues = top, hessian_trace = trace, hessian_trace_se = traceSe,
                 plane_steps = plane.Steps.Select(p => new { p.Label, a = p.A, b = p.B, out_of_plane = p.OutOfPlane, loss = p.Point.Loss }).ToList(), plane_perp_to_avg = plane.PerpToAvgRatio };

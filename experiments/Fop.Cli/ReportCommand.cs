@@ -44,6 +44,7 @@ internal sealed class ReportCommand : Command<ReportCommand.Settings>
                 : Directory.GetDirectories(s.Folder).Where(d => File.Exists(Path.Combine(d, "metrics.csv"))).Order(StringComparer.Ordinal)
                     .Select(d => (Path.GetFileName(d), d)).ToList();
             if (runs.Count == 0) throw new ArgumentException($"{s.Folder}: no results.csv + curves.csv and no run folders (metrics.csv) to report on.");
+            runs = ShortLabels(runs);
             var target = s.Target ?? runs.Select(r => TargetOf(r.Item2)).FirstOrDefault(v => v is not null);
             figures.Add(RunViews.Training(runs, target));
             var batches = s.Batches.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(b => int.TryParse(b, out var v) && v > 0 ? v : throw new ArgumentException($"--batches: '{b}' is not a batch size.")).ToList();
@@ -60,6 +61,15 @@ internal sealed class ReportCommand : Command<ReportCommand.Settings>
         }
         Fop.Research.Io.AtomicFile.WriteAllText(Path.Combine(outDir, "report.md"), md.ToString());
         return ExitCodes.Done;
+    }
+
+    /// <summary>Run names without the dash-separated words they all share (fmnist-smallcnn-sgd-b4096 -> sgd), for legends that fit.</summary>
+    static List<(string, string)> ShortLabels(List<(string Label, string Dir)> runs)
+    {
+        if (runs.Count < 2) return runs;
+        var words = runs.Select(r => r.Label.Split('-')).ToList();
+        var common = words[0].Where(w => words.All(x => x.Contains(w))).ToHashSet();
+        return runs.Select((r, i) => (string.Join("-", words[i].Where(w => !common.Contains(w))) is { Length: > 0 } l ? l : r.Label, r.Dir)).ToList();
     }
 
     static double? TargetOf(string runDir)

@@ -55,9 +55,17 @@ public static class PngRenderer
     {
         var palette = new ScottPlot.Palettes.Category10();
         int k = 0;
-        foreach (var s in p.Series)
+        foreach (var series in p.Series)
         {
+            var s = series;
             var color = palette.GetColor(k++);
+            // Only finite points: a series logged every k-th step (diagnostics) must still draw as a line.
+            var finite = Enumerable.Range(0, Math.Min(s.X.Length, s.Y.Length)).Where(i => double.IsFinite(s.X[i]) && double.IsFinite(s.Y[i]) && (!p.LogY || s.Y[i] > 0) && (!p.LogX || s.X[i] > 0)).ToArray();
+            if (finite.Length < s.X.Length) s = s with
+            {
+                X = finite.Select(i => s.X[i]).ToArray(), Y = finite.Select(i => s.Y[i]).ToArray(),
+                Lower = s.Lower is null ? null : finite.Select(i => s.Lower[i]).ToArray(), Upper = s.Upper is null ? null : finite.Select(i => s.Upper[i]).ToArray(),
+            };
             var xs = Tx(s.X, p.LogX);
             if (s.Lower is not null && s.Upper is not null)
             {
@@ -165,7 +173,8 @@ public static class PngRenderer
             var text = plot.Add.Text(m.Label, m.X, m.Y);
             text.LabelFontSize = 12;
             text.LabelFontColor = Colors.White;
-            text.LabelAlignment = Alignment.LowerLeft;
+            // Labels of points in the right half extend to the left, so they stay inside the panel.
+            text.LabelAlignment = m.X > (p.X[0] + p.X[^1]) / 2 ? Alignment.LowerRight : Alignment.LowerLeft;
         }
         plot.Axes.SetLimits(p.X[0] - dx, p.X[^1] + dx, p.Y[0] - dy, p.Y[^1] + dy);
     }
@@ -184,5 +193,6 @@ public static class PngRenderer
         var ticks = new ScottPlot.TickGenerators.NumericManual();
         for (int j = 0; j < ny; j++) ticks.AddMajor(ny - 1 - j, p.Rows[j]);
         plot.Axes.Left.TickGenerator = ticks;
+        plot.Axes.SetLimits(p.X[0] - dx, p.X[^1] + dx, -0.5, ny - 0.5);
     }
 }

@@ -102,7 +102,7 @@ public static class RunViews
             return (d, X: idx.Select(i => step[i]).ToArray(), Y: idx.Select(i => ratio[i]).ToArray());
         }).Where(f => f.X.Length > 0).ToList();
         if (fisher.Count > 0)
-            panels.Add(new LinePanel("the halves' disagreement orthogonal to g_avg: Euclidean vs Fisher", "step", "ratio",
+            panels.Add(new LinePanel("disagreement orthogonal to g_avg", "step", "ratio to |g_avg|",
                 fisher.SelectMany(f => new[]
                 {
                     // sqrt(orthogonality test) * 2 = |(g1 - g2)_perp| / |g_avg|, the Euclidean twin of FOP's |g_perp|_F / |g_avg|_F.

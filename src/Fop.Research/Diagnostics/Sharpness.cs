@@ -59,7 +59,8 @@ public static class Sharpness
                 }
                 found.Add((value, v));
             }
-            return found.Select(f => f.Value).ToArray();
+            // Deflation after an unconverged first vector can find a larger value second: report them in order.
+            return found.Select(f => f.Value).OrderDescending().ToArray();
         }
         finally
         {
