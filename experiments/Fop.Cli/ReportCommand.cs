@@ -50,7 +50,12 @@ internal sealed class ReportCommand : Command<ReportCommand.Settings>
             var batches = s.Batches.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(b => int.TryParse(b, out var v) && v > 0 ? v : throw new ArgumentException($"--batches: '{b}' is not a batch size.")).ToList();
             if (RunViews.Noise(runs, batches) is { } noise) figures.Add(noise);
             foreach (var (label, dir) in runs)
+            {
                 if (RunViews.FopInternals(dir, runs.Count == 1 ? "fop-internals" : $"fop-internals-{label}") is { } internals) figures.Add(internals);
+                var checkpoint = Path.Combine(dir, "checkpoint.bin");
+                double? damping = TryConfig(dir)?.Kfac.Damping.Start;
+                if (File.Exists(checkpoint) && CurvatureViews.FactorSpectra(checkpoint, damping, runs.Count == 1 ? "factor-spectra" : $"factor-spectra-{label}") is { } spectra) figures.Add(spectra);
+            }
         }
         var md = new StringBuilder($"# Report: {s.Folder}\n\nMade by `./fop report {s.Folder}`{(s.Target is null ? "" : $" --target {s.Target}")}. Each figure is a PNG and an interactive HTML page that works offline.\n\n");
         foreach (var f in figures)
@@ -72,10 +77,12 @@ internal sealed class ReportCommand : Command<ReportCommand.Settings>
         return runs.Select((r, i) => (string.Join("-", words[i].Where(w => !common.Contains(w))) is { Length: > 0 } l ? l : r.Label, r.Dir)).ToList();
     }
 
-    static double? TargetOf(string runDir)
+    static double? TargetOf(string runDir) => TryConfig(runDir)?.TargetAccuracy;
+
+    static Fop.Research.Training.RunConfig? TryConfig(string runDir)
     {
         var config = Path.Combine(runDir, "config.json");
-        try { return File.Exists(config) ? Fop.Research.Training.ConfigFile.Load(config).TargetAccuracy : null; }
+        try { return File.Exists(config) ? Fop.Research.Training.ConfigFile.Load(config) : null; }
         catch (ArgumentException) { return null; }
     }
 }

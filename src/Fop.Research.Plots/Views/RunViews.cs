@@ -114,3 +114,41 @@ public static class RunViews
             "Test statistics above 1 say the batch is too small for the test's criterion (Byrd et al. 2012; Bollapragada et al. 2018).");
     }
 }
+
+/// <summary>Figures of a run's curvature state, read from its checkpoint.</summary>
+public static class CurvatureViews
+{
+    /// <summary>
+    /// Eigenvalue spectra of the KFAC factors A and G of every layer in a checkpoint (the running estimates the last
+    /// preconditioner was built from), sorted, on a log axis against their rank: how ill-conditioned each factor is and
+    /// how much a damping of lambda changes it. Null when the checkpoint holds no curvature (SGD, AdamW).
+    /// </summary>
+    public static Figure? FactorSpectra(string checkpointPath, double? damping = null, string name = "factor-spectra")
+    {
+        var (_, model, optimizer) = Training.Checkpoint.Load(checkpointPath);
+        try
+        {
+            Series Spectrum(string layer, TorchSharp.torch.Tensor factor)
+            {
+                using var f = factor.to_type(TorchSharp.torch.ScalarType.Float64);
+                using var sym = (f + f.t()) / 2;
+                using var eig = TorchSharp.torch.linalg.eigvalsh(sym);
+                var values = eig.data<double>().ToArray().OrderDescending().Select(v => Math.Max(v, 1e-12)).ToArray();
+                return new Series(layer, Enumerable.Range(1, values.Length).Select(i => (double)i).ToArray(), values);
+            }
+            var layers = optimizer.Keys.Where(k => k.StartsWith("curvature/", StringComparison.Ordinal) && k.EndsWith("/A", StringComparison.Ordinal))
+                .Select(k => k["curvature/".Length..^2]).Order(StringComparer.Ordinal).ToList();
+            if (layers.Count == 0) return null;
+            var references = damping is double d ? new List<(string, double)> { ($"damping {d:g3}", d) } : [];
+            return new Figure(name, $"Eigenvalues of the Kronecker factors: {Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(checkpointPath)))}",
+            [
+                new LinePanel("input factor A", "rank", "eigenvalue", layers.Select(l => Spectrum(l, optimizer[$"curvature/{l}/A"])).ToList()) { LogX = true, LogY = true, References = references },
+                new LinePanel("output-gradient factor G", "rank", "eigenvalue", layers.Select(l => Spectrum(l, optimizer[$"curvature/{l}/G"])).ToList()) { LogX = true, LogY = true, References = references },
+            ], "Eigenvalues below the damping line are dominated by the damping in the preconditioner (pi-split damping adds pi sqrt(lambda) to A and sqrt(lambda)/pi to G).");
+        }
+        finally
+        {
+            foreach (var t in model.Values.Concat(optimizer.Values)) t.Dispose();
+        }
+    }
+}
