@@ -104,7 +104,9 @@ public static class PngRenderer
             text.LabelFontSize = 11;
             text.LabelAlignment = Alignment.LowerLeft;
         }
-        if (p.LogX || p.XTicks is not null) plot.Axes.Bottom.TickGenerator = Ticks(p.XTicks, p.LogX);
+        var xsAll = p.Series.SelectMany(s => s.X).Concat(p.Markers.Select(m => m.X)).Where(v => v > 0 && double.IsFinite(v)).ToArray();
+        if (p.LogX && p.XTicks is null && xsAll.Length > 0) plot.Axes.Bottom.TickGenerator = LogTicks(xsAll.Min(), xsAll.Max());
+        else if (p.LogX || p.XTicks is not null) plot.Axes.Bottom.TickGenerator = Ticks(p.XTicks, p.LogX);
         if (p.LogX && p.XTicks is { Length: > 0 } xt)
         {
             // Room for the labels of points at the first and last batch size.

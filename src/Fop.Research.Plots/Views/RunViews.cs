@@ -93,6 +93,10 @@ public static class RunViews
                 new Series($"{d.Label}: |theta - theta_0|", d.Step, d.Col("distance_from_init"), Dashed: true),
             }).ToList()) { LogY = true },
         };
+        // Runs logged before alpha existed have no such column: no empty panel for them.
+        if (data.Any(d => d.Col("alpha").Any(double.IsFinite)))
+            panels.Insert(3, new LinePanel("alpha: where the step lands on its parabola", "step", "alpha (-1 start, 0 minimum, 1 mirror)",
+                data.Select(d => new Series(d.Label, d.Step, d.Col("alpha"))).ToList()) { References = [("minimum", 0)] });
         var fisher = data.Where(d => File.Exists(Path.Combine(d.RunDir, "steps.csv"))).Select(d =>
         {
             var steps = Tables.RunLog(Path.Combine(d.RunDir, "steps.csv"));

@@ -64,3 +64,21 @@ public sealed class NoiseScaleSmoother(double decay = 0.9)
     /// <summary>The smoothed B_simple so far (NaN before the first estimate).</summary>
     public double Value => weight == 0 ? double.NaN : trace / norm;
 }
+
+/// <summary>
+/// Cockpit's alpha: where a step lands on the 1-D parabola of the loss along it. With the loss f0 before the step, and
+/// the loss f1 and slope f1' = grad f(theta + Delta) . Delta after it, the parabola p(t) = f0 + b t + c t^2 through
+/// p(0) = f0, p(1) = f1, p'(1) = f1' has its minimum at t* = -b / (2c); alpha = (1 - t*) / |t*| is -1 for a step that
+/// went nowhere, 0 for one that landed on the minimum and 1 for one that overshot to the mirror point.
+/// </summary>
+public static class StepAlpha
+{
+    /// <summary>alpha from the three measurements; NaN when the parabola has no minimum (c &lt;= 0) or the inputs are not finite.</summary>
+    public static double Compute(double f0, double f1, double slopeAfter)
+    {
+        double c = f0 - f1 + slopeAfter, b = slopeAfter - 2 * c;
+        if (!(c > 0) || !double.IsFinite(b)) return double.NaN;
+        double tStar = -b / (2 * c);
+        return tStar == 0 ? double.NaN : (1 - tStar) / Math.Abs(tStar);
+    }
+}

@@ -218,7 +218,8 @@ public sealed class Trainer
                     using var now = Diagnostics.ParameterVector.Of(model);
                     using var update = now.Combine(1, before, -1);
                     using var travelled = now.Combine(1, initial!, -1);
-                    foreach (var row in NoiseLog.Rows(state.GlobalStep, state.Epoch + 1, estimates, update.Norm(), travelled.Norm())) noise.Append(row);
+                    double alpha = Diagnostics.StepAlpha.Compute(result.Loss, LossAndSlope(model, x, y, update, out var slope), slope);
+                    foreach (var row in NoiseLog.Rows(state.GlobalStep, state.Epoch + 1, estimates, update.Norm(), travelled.Norm(), alpha)) noise.Append(row);
                 }
                 var fd = result.Fop;
                 steps.Append(FormattableString.Invariant($"{state.GlobalStep},{state.Epoch + 1},{lr:g6},{result.Loss:g6},{result.Correct / (double)Math.Max(1, result.Examples):g6},{ms:F1},{(result.Skipped ? 1 : 0)},{fd?.MeanBeta:g6},{fd?.MeanEta:g6},{fd?.MeanS:g6},{fd?.CosG1G2:g6},{fd?.MeanPerpRatio:g6},{fd?.KlBase:g6},{fd?.KlCross:g6},{fd?.KlOrthogonal:g6}"));
@@ -288,6 +289,22 @@ public sealed class Trainer
         };
         if (!stopped) RunJson.Write(Path.Combine(runDir, "summary.json"), summary);
         return summary;
+    }
+
+    /// <summary>
+    /// The batch's mean loss at the model's current weights and its slope along <paramref name="direction"/> (one forward and
+    /// backward, for Cockpit's alpha); gradients are cleared and buffers (BatchNorm statistics) restored, so training is unaffected.
+    /// </summary>
+    static double LossAndSlope(Module<Tensor, Tensor> model, Tensor x, Tensor y, Diagnostics.ParameterVector direction, out double slope)
+    {
+        using var scope = torch.NewDisposeScope();
+        var buffers = model.named_buffers().Select(b => (b.buffer, Saved: b.buffer.detach().clone())).ToList();
+        var named = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
+        var loss = Likelihood.Categorical.LossSum(model.call(x), y) / x.shape[0];
+        var grads = torch.autograd.grad([loss], named.Select(p => (Tensor)p.parameter).ToList());
+        slope = named.Select((p, i) => (grads[i].to_type(ScalarType.Float64) * direction[p.name].to_type(ScalarType.Float64)).sum().item<double>()).Sum();
+        using (torch.no_grad()) foreach (var (b, saved) in buffers) b.copy_(saved);
+        return loss.to_type(ScalarType.Float64).item<double>();
     }
 
     /// <summary>Mean loss and accuracy of <paramref name="model"/> on a data set, in eval mode without gradients.</summary>

@@ -137,6 +137,17 @@ public sealed class DiagnosticsTests : IDisposable
         Assert.Equal(torch.nn.functional.cosine_similarity(g1, g2, 0).item<double>(), e.Cosine, 12);
     }
 
+    [Theory]
+    [InlineData(1.0, 0.0)]     // f(t) = (t - 1)^2: the step lands on the minimum
+    [InlineData(0.5, 1.0)]     // (t - 0.5)^2: it overshoots to the mirror point
+    [InlineData(2.0, -0.5)]    // (t - 2)^2: half-way from the start to the minimum
+    public void AlphaPlacesTheStepOnItsParabola(double minimum, double expected)
+    {
+        double F(double t) => (t - minimum) * (t - minimum);
+        Assert.Equal(expected, StepAlpha.Compute(F(0), F(1), 2 * (1 - minimum)), 12);
+        Assert.True(double.IsNaN(StepAlpha.Compute(0, 1, 0.5)));       // concave: no minimum
+    }
+
     [Fact]
     public void TheFopPlanePutsTheSgdStepAtOneZeroAndLeavesTheModelUnchanged()
     {
@@ -177,6 +188,7 @@ public sealed class DiagnosticsTests : IDisposable
             Assert.Equal(5, all.Count);                                   // steps 0, 2, 4, 6, 8
             Assert.Contains(rows, r => r.Split(',')[2] == "layers.0");
             Assert.True(double.Parse(all[1].Split(',')[12], System.Globalization.CultureInfo.InvariantCulture) > 0);   // distance from init
+            Assert.Contains(all, r => double.IsFinite(double.Parse(r.Split(',')[13], System.Globalization.CultureInfo.InvariantCulture)));   // alpha
         }
     }
 }
