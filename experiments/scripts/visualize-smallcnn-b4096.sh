@@ -12,7 +12,7 @@ for opt in sgd kfac fop; do
       --set epochs=10 --set noise_interval=3 --set checkpoint_every_steps=5 --resume
   fi
 done
-./fop report "$runs" --out "$out/runs" --target 0.88
+./fop report "$runs" --out "$out/training" --target 0.88
 ./fop landscape --config experiments/configs/fashion-mnist/smallcnn-fop-b4096.json \
   --checkpoint sgd="$runs/fmnist-smallcnn-sgd-b4096/checkpoint.bin" \
   --checkpoint kfac="$runs/fmnist-smallcnn-kfac-b4096/checkpoint.bin" \

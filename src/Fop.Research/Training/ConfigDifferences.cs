@@ -20,11 +20,11 @@ public sealed record ConfigDifference(string Key, string Old, string New)
 /// </summary>
 public static class ConfigDifferences
 {
-    /// <summary>Keys that may differ on resume: they extend the run, choose where it runs or writes, or only change diagnostics and evaluation.</summary>
+    /// <summary>Keys that may differ on resume: they extend the run, choose where it runs or writes, or only change diagnostics and when it stops (the target itself is fixed: time-to-target is measured against it).</summary>
     public static IReadOnlySet<string> Extending { get; } = new HashSet<string>
     {
         "epochs", "max_steps", "output_dir", "data_dir", "device", "threads", "checkpoint_every_steps", "eval_batch_size",
-        "target_accuracy", "stop_at_target", "abandon_below", "abandon_after_epochs", "fop.diagnostics_interval", "noise_interval",
+        "stop_at_target", "abandon_below", "abandon_after_epochs", "fop.diagnostics_interval", "noise_interval",
     };
 
     /// <summary>Every key whose value differs, in key order.</summary>

@@ -17,7 +17,7 @@ public sealed record ForkRecord(string ForkedFrom, long AtStep, int AtEpoch, IRe
 /// </summary>
 public static class RunFork
 {
-    static readonly string[] Copied = ["checkpoint.bin", "metrics.csv", "steps.csv", "layers.csv"];
+    static readonly string[] Copied = ["checkpoint.bin", "metrics.csv", "steps.csv", "layers.csv", "noise.csv"];
 
     /// <summary>Prepares <paramref name="targetDir"/> as a fork of <paramref name="sourceDir"/> for <paramref name="config"/>; re-preparing the same fork is a no-op, so an interrupted fork resumes.</summary>
     public static ForkRecord Prepare(string sourceDir, string targetDir, RunConfig config)
@@ -26,8 +26,12 @@ public static class RunFork
         if (File.Exists(forkPath))
         {
             var existing = RunJson.Read<ForkRecord>(forkPath);
-            if (Path.GetFullPath(existing.ForkedFrom) == Path.GetFullPath(sourceDir)) return existing;
-            throw new ArgumentException($"{targetDir}: already a fork of {existing.ForkedFrom}, not of {sourceDir}; choose another --fork name.");
+            if (Path.GetFullPath(existing.ForkedFrom) != Path.GetFullPath(sourceDir))
+                throw new ArgumentException($"{targetDir}: already a fork of {existing.ForkedFrom}, not of {sourceDir}; choose another --fork name.");
+            // fork.json is written before the copies: a fork killed while copying is copied again, one that got further resumes.
+            if (File.Exists(Path.Combine(targetDir, "config.json"))) return existing;
+            CopyFrom(sourceDir, targetDir, config);
+            return existing;
         }
         if (Path.GetFullPath(sourceDir) == Path.GetFullPath(targetDir)) throw new ArgumentException($"--fork needs a new name: {targetDir} is the source run itself.");
         if (File.Exists(Path.Combine(targetDir, "checkpoint.bin")) || File.Exists(Path.Combine(targetDir, "summary.json")))
@@ -42,14 +46,20 @@ public static class RunFork
         var changes = File.Exists(sourceConfigPath)
             ? ConfigDifferences.Between(ConfigFile.Load(sourceConfigPath), config).Where(d => d.Key != "name").Select(d => d.ToString()).ToList()
             : ["(source config.json missing)"];
-        Directory.CreateDirectory(targetDir);
+        var record = new ForkRecord(sourceDir, state["global_step"]?.GetValue<long>() ?? 0, state["epoch"]?.GetValue<int>() ?? 0, changes);
+        RunJson.Write(forkPath, record);
+        CopyFrom(sourceDir, targetDir, config);
+        return record;
+    }
+
+    /// <summary>Copies the checkpoint and logs, then writes the fork's own config.json last: its presence marks a complete fork.</summary>
+    static void CopyFrom(string sourceDir, string targetDir, RunConfig config)
+    {
         foreach (var name in Copied)
         {
             var from = Path.Combine(sourceDir, name);
             if (File.Exists(from)) AtomicFile.Write(Path.Combine(targetDir, name), s => { using var f = File.OpenRead(from); f.CopyTo(s); });
         }
-        var record = new ForkRecord(sourceDir, state["global_step"]?.GetValue<long>() ?? 0, state["epoch"]?.GetValue<int>() ?? 0, changes);
-        RunJson.Write(forkPath, record);
-        return record;
+        AtomicFile.WriteAllText(Path.Combine(targetDir, "config.json"), ConfigFile.ToJson(config));
     }
 }

@@ -67,7 +67,8 @@ public sealed class Trainer
     /// <summary>Refuses a resume whose config differs from the run's config.json in a key that changes the trajectory so far.</summary>
     void CheckResumable(string configPath)
     {
-        if (!File.Exists(configPath)) return;
+        if (!File.Exists(configPath))
+            throw new InvalidDataException($"{configPath}: missing, so the checkpoint beside it cannot be checked against the config asked for. Restore it, or start a new run from the checkpoint with --fork NAME.");
         RunConfig old;
         try { old = ConfigFile.Load(configPath); }
         catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException)
@@ -162,9 +163,10 @@ public sealed class Trainer
             (state.PlateauFactor, state.PlateauBest, state.PlateauBad) = scheduler.PlateauState;
             foreach (var w in optimizer.Warnings) if (warningsSeen.Add(w)) { state.Warnings.Add(w); OnMessage?.Invoke(w); }
             optimizer.Warnings.Clear();
+            // Logs first: once the checkpoint names a step, every row up to it must already be on disk.
+            metrics.Flush(); steps.Flush(); layers.Flush(); noise?.Flush();
             var optimizerState = optimizer.StateDict();
             Checkpoint.Save(checkpointPath, JsonSerializer.Serialize(state, StateJson), model.state_dict(), optimizerState);
-            metrics.Flush(); steps.Flush(); layers.Flush(); noise?.Flush();
         }
 
         for (; state.Epoch < config.Epochs && !stopped; state.Epoch++)
@@ -218,7 +220,7 @@ public sealed class Trainer
                     using var now = Diagnostics.ParameterVector.Of(model);
                     using var update = now.Combine(1, before, -1);
                     using var travelled = now.Combine(1, initial!, -1);
-                    double alpha = Diagnostics.StepAlpha.Compute(result.Loss, LossAndSlope(model, x, y, update, out var slope), slope);
+                    double alpha = Diagnostics.StepAlpha.Compute(result.Loss, LossAndSlope(model, x, y, update, config.MicroBatchSize, out var slope), slope);
                     foreach (var row in NoiseLog.Rows(state.GlobalStep, state.Epoch + 1, estimates, update.Norm(), travelled.Norm(), alpha)) noise.Append(row);
                 }
                 var fd = result.Fop;
@@ -295,16 +297,19 @@ public sealed class Trainer
     /// The batch's mean loss at the model's current weights and its slope along <paramref name="direction"/> (one forward and
     /// backward, for Cockpit's alpha); gradients are cleared and buffers (BatchNorm statistics) restored, so training is unaffected.
     /// </summary>
-    static double LossAndSlope(Module<Tensor, Tensor> model, Tensor x, Tensor y, Diagnostics.ParameterVector direction, out double slope)
+    static double LossAndSlope(Module<Tensor, Tensor> model, Tensor x, Tensor y, Diagnostics.ParameterVector direction, int microBatchSize, out double slope)
     {
         using var scope = torch.NewDisposeScope();
         var buffers = model.named_buffers().Select(b => (b.buffer, Saved: b.buffer.detach().clone())).ToList();
         var named = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
-        var loss = Likelihood.Categorical.LossSum(model.call(x), y) / x.shape[0];
-        var grads = torch.autograd.grad([loss], named.Select(p => (Tensor)p.parameter).ToList());
-        slope = named.Select((p, i) => (grads[i].to_type(ScalarType.Float64) * direction[p.name].to_type(ScalarType.Float64)).sum().item<double>()).Sum();
+        void Zero() { foreach (var (_, p) in named) { using var g = p.grad; g?.zero_(); } }
+        Zero();
+        // Micro-batched like the step itself, so any batch that trains also fits here.
+        var (lossSum, _) = GradientPass.Accumulate(model, Likelihood.Categorical, x, y, microBatchSize, x.shape[0]);
+        slope = named.Sum(p => { using var g = p.parameter.grad; return g is null ? 0 : (g.to_type(ScalarType.Float64) * direction[p.name].to_type(ScalarType.Float64)).sum().item<double>(); });
+        Zero();
         using (torch.no_grad()) foreach (var (b, saved) in buffers) b.copy_(saved);
-        return loss.to_type(ScalarType.Float64).item<double>();
+        return lossSum / x.shape[0];
     }
 
     /// <summary>Mean loss and accuracy of <paramref name="model"/> on a data set, in eval mode without gradients.</summary>

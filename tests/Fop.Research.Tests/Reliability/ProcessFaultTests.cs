@@ -83,8 +83,11 @@ public sealed class ProcessFaultTests : IDisposable
         Assert.Contains(labels, r.Stderr);
         AssertNoStackTrace(r);
 
-        // A resume that would mix trajectories.
+        // A resume that would mix trajectories; and a plain re-run over a finished run.
         Assert.Equal(0, CliProcess.Run(Train("sgd", "mix", 1)).ExitCode);
+        r = CliProcess.Run(Train("sgd", "mix", 1));
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("already holds a run", r.Stderr);
         r = CliProcess.Run(Train("sgd", "mix", 2, "--resume", "--set", "lr=0.5"));
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("lr: 0.01 -> 0.5", r.Stderr);

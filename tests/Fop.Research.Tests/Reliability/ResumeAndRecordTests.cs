@@ -80,6 +80,27 @@ public sealed class ResumeAndRecordTests : IDisposable
         Assert.Equal(ConfigFile.ToJson(config), File.ReadAllText(Path.Combine(src, "config.json")));
         Assert.Equal(summary.Steps, File.ReadAllLines(Path.Combine(dir, "faster", "steps.csv")).Length - 1);
         Assert.Throws<ArgumentException>(() => RunFork.Prepare(Path.Combine(dir, "same"), Path.Combine(dir, "faster"), faster));
+
+        // A fork killed while copying (fork.json written, config.json not yet) is copied again and then trains.
+        var late = ConfigFile.Override(config, ["name=late", "lr=0.02"]);
+        RunFork.Prepare(src, Path.Combine(dir, "late"), late);
+        File.Delete(Path.Combine(dir, "late", "config.json"));
+        File.WriteAllBytes(Path.Combine(dir, "late", "checkpoint.bin"), [1, 2, 3]);
+        RunFork.Prepare(src, Path.Combine(dir, "late"), late);
+        Assert.True(new Trainer(late, data).Run(Path.Combine(dir, "late"), resume: true).Completed);
+    }
+
+    [Fact]
+    public void ACheckpointWithoutItsConfigCannotBeResumed()
+    {
+        var config = SmallRun(dir, "sgd", "name=noconfig");
+        using var data = RunData.Load(config);
+        var runDir = Path.Combine(dir, "noconfig");
+        new Trainer(config, data) { StopAfterSteps = 2 }.Run(runDir);
+        File.Delete(Path.Combine(runDir, "config.json"));
+        var e = Assert.Throws<InvalidDataException>(() => new Trainer(config, data).Run(runDir, resume: true));
+        Assert.Contains("config.json", e.Message);
+        Assert.True(File.Exists(Path.Combine(runDir, "checkpoint.bin")));
     }
 
     [Fact]
