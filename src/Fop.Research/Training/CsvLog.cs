@@ -15,7 +15,7 @@ public sealed class CsvLog : IDisposable
     public CsvLog(string path, string header, bool resume, Func<string[], bool> keep)
     {
         Path = path;
-        var rows = resume && File.Exists(path) ? CompleteRows(path, header.Split(',').Length).Where(r => Keeps(keep, r)).ToList() : [];
+        var rows = resume && File.Exists(path) ? CompleteRows(path, header.Split(',').Length, keep).ToList() : [];
         AtomicFile.WriteAllLines(path, rows.Prepend(header));
         try { writer = new StreamWriter(path, append: true); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new IOException($"{path}: could not be opened for writing ({e.Message}).", e); }
@@ -24,24 +24,36 @@ public sealed class CsvLog : IDisposable
     /// <summary>The file.</summary>
     public string Path { get; }
 
-    /// <summary>The data rows of a CSV file that are complete: ended by a line break and holding <paramref name="columns"/> fields.</summary>
-    public static IEnumerable<string> CompleteRows(string path, int columns)
+    /// <summary>
+    /// The data rows of a log: every line but the last must hold <paramref name="columns"/> fields, else the file is
+    /// corrupt (an error naming it and the line); the last line is dropped when a kill cut it short (no line end or too
+    /// few fields). Rows <paramref name="keep"/> rejects are dropped; a row it cannot parse is corruption too.
+    /// </summary>
+    public static IEnumerable<string> CompleteRows(string path, int columns, Func<string[], bool>? keep = null)
     {
-        var text = File.ReadAllText(path);
-        var lines = text.Split('\n');
-        // The last element is "" when the file ends with a line break, else a row cut short by a kill.
+        var lines = File.ReadAllText(path).Split('\n');
+        var rows = new List<string>();
+        // The last element is "" when the file ends with a line break, else a row cut short by a kill: never read.
         for (int i = 1; i < lines.Length - 1; i++)
         {
             var line = lines[i].TrimEnd('\r');
-            if (line.Length > 0 && line.Split(',').Length == columns) yield return line;
+            if (line.Length == 0) continue;
+            bool lastComplete = i == lines.Length - 2;
+            var fields = line.Split(',');
+            if (fields.Length != columns)
+            {
+                if (lastComplete) break;
+                throw new InvalidDataException($"{path}: line {i + 1} has {fields.Length} fields, expected {columns} (corrupt log; restore it or delete the run folder).");
+            }
+            bool kept;
+            try { kept = keep?.Invoke(fields) ?? true; }
+            catch (Exception e) when (e is FormatException or OverflowException)
+            {
+                throw new InvalidDataException($"{path}: line {i + 1} cannot be read ({e.Message}; corrupt log).", e);
+            }
+            if (kept) rows.Add(line);
         }
-    }
-
-    static bool Keeps(Func<string[], bool> keep, string row)
-    {
-        try { return keep(row.Split(',')); }
-        catch (FormatException) { return false; }
-        catch (OverflowException) { return false; }
+        return rows;
     }
 
     /// <summary>Appends one row.</summary>

@@ -177,9 +177,12 @@ public sealed class ResumeAndRecordTests : IDisposable
         File.WriteAllText(path, "step,loss\n0,1.5\n1,1.4\n2,1.3\n3,1.");     // the kill cut row 3 mid-number
         using (var log = new CsvLog(path, "step,loss", resume: true, keep: r => long.Parse(r[0]) < 3)) log.Append("3,1.25");
         Assert.Equal(["step,loss", "0,1.5", "1,1.4", "2,1.3", "3,1.25"], File.ReadAllLines(path));
-        File.WriteAllText(path, "step,loss\n0,1.5\n1\nx,2\n");
-        using (new CsvLog(path, "step,loss", resume: true, keep: r => long.Parse(r[0]) < 9)) { }
-        Assert.Equal(["step,loss", "0,1.5"], File.ReadAllLines(path));
+        // Damage anywhere but the last row is corruption, not a kill: an error naming the file and the line, the file left as it was.
+        File.WriteAllText(path, "step,loss\n0,1.5\n1\n2,1.3\n");
+        Assert.Contains($"{path}: line 3", Assert.Throws<InvalidDataException>(() => new CsvLog(path, "step,loss", resume: true, keep: r => long.Parse(r[0]) < 9)).Message);
+        File.WriteAllText(path, "step,loss\n0,1.5\nx,2\n2,1.3\n");
+        Assert.Throws<InvalidDataException>(() => new CsvLog(path, "step,loss", resume: true, keep: r => long.Parse(r[0]) < 9));
+        Assert.Equal("step,loss\n0,1.5\nx,2\n2,1.3\n", File.ReadAllText(path));
     }
 
     [Fact]
