@@ -33,19 +33,8 @@ internal sealed class SweepCommand : Command<SweepCommand.Settings>
         }
         var base_ = settings.Load();
         var axes = settings.Grid.Select(GridAxis.Parse).ToList();
-        RunData? loaded = null;
-        string? loadedKey = null;
-        try
-        {
-            var summaries = GridSweep.Run(base_, axes, (config, dir) =>
-            {
-                var key = $"{config.Dataset}|{config.DataDir}|{config.ImbalanceFactor}|{config.TrainSubset}|{config.TestSubset}";
-                if (key != loadedKey) { loaded?.Dispose(); loaded = RunData.Load(config); loadedKey = key; }
-                return RunView.Run(config, loaded!, dir, resume: true);
-            }, m => AnsiConsole.MarkupLine(Markup.Escape(m)));
-            AnsiConsole.Write(RunView.SummaryTable(summaries));
-        }
-        finally { loaded?.Dispose(); }
+        var summaries = GridSweep.Run(base_, axes, (config, data, dir) => RunView.Run(config, data, dir, resume: true), m => AnsiConsole.MarkupLine(Markup.Escape(m)));
+        AnsiConsole.Write(RunView.SummaryTable(summaries));
         return 0;
     }
 }

@@ -39,12 +39,13 @@ internal static class TestModels
         Sgd = new SgdOptions(0, false, 0),
     };
 
-    /// <summary>Gathers Kronecker factors of every layer on (x, y) in one pass.</summary>
-    public static KfacCurvature Factors(Module<Tensor, Tensor> model, Tensor x, Tensor y, KfacOptions options, Likelihood likelihood)
+    /// <summary>Gathers Kronecker factors of every layer on (x, y) in one pass (from a subset when the options ask for one).</summary>
+    public static KfacCurvature Factors(Module<Tensor, Tensor> model, Tensor x, Tensor y, KfacOptions options, Likelihood likelihood, long seed = 0)
     {
-        var curvature = new KfacCurvature(model, options, likelihood, 0);
+        var curvature = new KfacCurvature(model, options, likelihood, seed);
         curvature.BeginStep(0);
         GradientPass.Accumulate(model, likelihood, x, y, 0, x.shape[0], curvature);
+        curvature.GatherSubset(model, x, y, 0, 0);
         curvature.EndStep(0, new List<string>());
         foreach (var p in model.parameters()) { using var g = p.grad; g?.zero_(); }
         return curvature;

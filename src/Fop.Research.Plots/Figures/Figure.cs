@@ -1,7 +1,18 @@
 namespace Fop.Research.Plots.Figures;
 
 /// <summary>A line (optionally with a shaded band from Lower to Upper, e.g. mean ± std over seeds).</summary>
-public sealed record Series(string Label, double[] X, double[] Y, double[]? Lower = null, double[]? Upper = null, bool Markers = false, bool Dashed = false);
+public sealed record Series(string Label, double[] X, double[] Y, double[]? Lower = null, double[]? Upper = null, bool Markers = false, bool Dashed = false)
+{
+    /// <summary>Only the points that can be drawn (finite, and positive on a log axis): a series logged every k-th step still draws as a line.</summary>
+    public Series Drawable(bool logX = false, bool logY = false)
+    {
+        var keep = Enumerable.Range(0, Math.Min(X.Length, Y.Length))
+            .Where(i => double.IsFinite(X[i]) && double.IsFinite(Y[i]) && (!logY || Y[i] > 0) && (!logX || X[i] > 0)).ToArray();
+        if (keep.Length == X.Length) return this;
+        double[]? Pick(double[]? v) => v is null ? null : keep.Select(i => v[i]).ToArray();
+        return this with { X = Pick(X)!, Y = Pick(Y)!, Lower = Pick(Lower), Upper = Pick(Upper) };
+    }
+}
 
 /// <summary>A labelled point (a step's end point, a "not reached" cell).</summary>
 public sealed record PointMarker(string Label, double X, double Y, bool Hollow = false);

@@ -78,12 +78,7 @@ public static class HtmlRenderer
         int k = 0;
         foreach (var series in p.Series)
         {
-            var finite = Enumerable.Range(0, series.X.Length).Where(i => double.IsFinite(series.X[i]) && double.IsFinite(series.Y[i])).ToArray();
-            var s = finite.Length == series.X.Length ? series : series with
-            {
-                X = finite.Select(i => series.X[i]).ToArray(), Y = finite.Select(i => series.Y[i]).ToArray(),
-                Lower = series.Lower is null ? null : finite.Select(i => series.Lower[i]).ToArray(), Upper = series.Upper is null ? null : finite.Select(i => series.Upper[i]).ToArray(),
-            };
+            var s = series.Drawable(p.LogX, p.LogY);
             var color = Palette[k++ % Palette.Length];
             if (s.Lower is not null && s.Upper is not null)
             {

@@ -57,15 +57,8 @@ public static class PngRenderer
         int k = 0;
         foreach (var series in p.Series)
         {
-            var s = series;
+            var s = series.Drawable(p.LogX, p.LogY);
             var color = palette.GetColor(k++);
-            // Only finite points: a series logged every k-th step (diagnostics) must still draw as a line.
-            var finite = Enumerable.Range(0, Math.Min(s.X.Length, s.Y.Length)).Where(i => double.IsFinite(s.X[i]) && double.IsFinite(s.Y[i]) && (!p.LogY || s.Y[i] > 0) && (!p.LogX || s.X[i] > 0)).ToArray();
-            if (finite.Length < s.X.Length) s = s with
-            {
-                X = finite.Select(i => s.X[i]).ToArray(), Y = finite.Select(i => s.Y[i]).ToArray(),
-                Lower = s.Lower is null ? null : finite.Select(i => s.Lower[i]).ToArray(), Upper = s.Upper is null ? null : finite.Select(i => s.Upper[i]).ToArray(),
-            };
             var xs = Tx(s.X, p.LogX);
             if (s.Lower is not null && s.Upper is not null)
             {

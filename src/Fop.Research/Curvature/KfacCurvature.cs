@@ -88,7 +88,7 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
         var index = torch.randperm(n, generator: g).narrow(0, 0, m).to(inputs.device);
         var xs = inputs.index_select(0, index);
         var ys = targets.index_select(0, index);
-        var buffers = model.named_buffers().Select(b => (b.buffer, Saved: b.buffer.detach().clone())).ToList();
+        using var buffers = new Models.BufferSnapshot(model);
         long chunk = microBatchSize <= 0 ? m : Math.Min(m, microBatchSize);
         try
         {
@@ -127,11 +127,7 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
                 Capture.Clear();
             }
         }
-        finally
-        {
-            Capture.Clear();
-            using (torch.no_grad()) foreach (var (b, saved) in buffers) b.copy_(saved);
-        }
+        finally { Capture.Clear(); }
     }
 
     /// <inheritdoc />

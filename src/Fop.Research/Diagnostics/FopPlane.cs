@@ -60,7 +60,13 @@ public sealed record FopPlaneView(LandscapeSurface Surface, IReadOnlyList<PlaneS
             model.train();
             foreach (var p in model.parameters()) { using var g = p.grad; g?.zero_(); }
             var dual = HalfBatchSplit.Instance.Compute(model, Likelihood.Categorical, inputs, targets, microBatchSize,
-                () => { var g = ParameterVector.GradientsOf(model); foreach (var p in model.parameters()) { using var gr = p.grad; gr?.zero_(); } return g.Names.Select(n => g[n].clone()).ToList(); },
+                () => model.named_parameters().Where(p => p.parameter.requires_grad).Select(p =>
+                {
+                    using var g = p.parameter.grad;
+                    var copy = g is null ? torch.zeros_like(p.parameter) : g.detach().clone();
+                    g?.zero_();
+                    return copy;
+                }).ToList(),
                 ICurvatureRecorder.None);
             // The halves ran in train mode: put back theta's buffers (BatchNorm statistics) before anything is evaluated.
             model.load_state_dict(saved);

@@ -97,10 +97,12 @@ public abstract class ModelOptimizer : IDisposable
     IReadOnlyList<(string Layer, Diagnostics.NoiseEstimate Estimate)> MeasureNoise(Tensor inputs, Tensor targets)
     {
         using var scope = torch.NewDisposeScope();
-        var buffers = Model.named_buffers().Select(b => (b.buffer, Saved: b.buffer.detach().clone())).ToList();
-        ZeroGrad();
-        var dual = HalfBatchSplit.Instance.Compute(Model, Likelihood, inputs, targets, MicroBatchSize, () => { var g = CopyGradients(); ZeroGrad(); return g; }, ICurvatureRecorder.None);
-        using (torch.no_grad()) foreach (var (b, saved) in buffers) b.copy_(saved);
+        DualGradients dual;
+        using (new Models.BufferSnapshot(Model))
+        {
+            ZeroGrad();
+            dual = HalfBatchSplit.Instance.Compute(Model, Likelihood, inputs, targets, MicroBatchSize, () => { var g = CopyGradients(); ZeroGrad(); return g; }, ICurvatureRecorder.None);
+        }
         return NoiseFrom(dual.First, dual.Second, dual.FirstExamples, dual.SecondExamples);
     }
 

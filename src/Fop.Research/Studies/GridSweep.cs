@@ -35,11 +35,16 @@ public static class GridSweep
         }).ToList();
     }
 
-    /// <summary>Runs (or reads back) every point under <c>output_dir/name</c> of the base config.</summary>
-    public static IReadOnlyList<RunSummary> Run(RunConfig baseConfig, IReadOnlyList<GridAxis> axes, Func<RunConfig, string, RunSummary>? train = null, Action<string>? onMessage = null)
+    /// <summary>
+    /// Runs (or reads back) every point under <c>output_dir/name</c> of the base config; <paramref name="train"/> trains one
+    /// point (config, its data as the runner loaded and shares it, folder), resuming it; null trains with a plain trainer.
+    /// </summary>
+    public static IReadOnlyList<RunSummary> Run(RunConfig baseConfig, IReadOnlyList<GridAxis> axes, Func<RunConfig, RunData, string, RunSummary>? train = null, Action<string>? onMessage = null)
     {
         var configs = Points(baseConfig, axes);
-        using var runner = new StudyRunner(Path.Combine(baseConfig.OutputDir, baseConfig.Name), train) { OnMessage = onMessage };
+        StudyRunner? self = null;
+        using var runner = self = new StudyRunner(Path.Combine(baseConfig.OutputDir, baseConfig.Name),
+            train is null ? null : (config, dir) => train(config, self!.Data(config), dir)) { OnMessage = onMessage };
         foreach (var config in configs) runner.Run(config);
         return runner.Summaries;
     }

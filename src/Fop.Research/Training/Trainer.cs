@@ -300,7 +300,7 @@ public sealed class Trainer
     static double LossAndSlope(Module<Tensor, Tensor> model, Tensor x, Tensor y, Diagnostics.ParameterVector direction, int microBatchSize, out double slope)
     {
         using var scope = torch.NewDisposeScope();
-        var buffers = model.named_buffers().Select(b => (b.buffer, Saved: b.buffer.detach().clone())).ToList();
+        using var buffers = new BufferSnapshot(model);
         var named = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
         void Zero() { foreach (var (_, p) in named) { using var g = p.grad; g?.zero_(); } }
         Zero();
@@ -308,7 +308,6 @@ public sealed class Trainer
         var (lossSum, _) = GradientPass.Accumulate(model, Likelihood.Categorical, x, y, microBatchSize, x.shape[0]);
         slope = named.Sum(p => { using var g = p.parameter.grad; return g is null ? 0 : (g.to_type(ScalarType.Float64) * direction[p.name].to_type(ScalarType.Float64)).sum().item<double>(); });
         Zero();
-        using (torch.no_grad()) foreach (var (b, saved) in buffers) b.copy_(saved);
         return lossSum / x.shape[0];
     }
 

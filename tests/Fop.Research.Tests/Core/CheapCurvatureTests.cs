@@ -9,16 +9,8 @@ namespace Fop.Research.Tests.Core;
 /// <summary>The cheaper-curvature switches estimate the full factors without bias: factors from a subset of the batch, conv patches from a subset of positions.</summary>
 public sealed class CheapCurvatureTests
 {
-    static KfacCurvature Gather(Module<Tensor, Tensor> model, Tensor x, Tensor y, KfacOptions options, long seed)
-    {
-        var curvature = new KfacCurvature(model, options, Likelihood.Categorical, seed);
-        curvature.BeginStep(0);
-        GradientPass.Accumulate(model, Likelihood.Categorical, x, y, 0, x.shape[0], curvature);
-        curvature.GatherSubset(model, x, y, 0, 0);
-        curvature.EndStep(0, []);
-        foreach (var p in model.parameters()) { using var g = p.grad; g?.zero_(); }
-        return curvature;
-    }
+    static KfacCurvature Gather(Module<Tensor, Tensor> model, Tensor x, Tensor y, KfacOptions options, long seed) =>
+        TestModels.Factors(model, x, y, options, Likelihood.Categorical, seed);
 
     [Fact]
     public void FactorsFromASubsetOfExamplesAreUnbiased()

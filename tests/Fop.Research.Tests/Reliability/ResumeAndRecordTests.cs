@@ -138,7 +138,7 @@ public sealed class ResumeAndRecordTests : IDisposable
         var points = GridSweep.Points(baseConfig, axes);
         Assert.Equal(["lr-0.01", "lr-1e30", "lr-0.0001", "lr-0.02"], points.Select(p => p.Name));
 
-        var first = GridSweep.Run(baseConfig, axes, (c, d) => Train(c, d, kill: true));
+        var first = GridSweep.Run(baseConfig, axes, (c, _, d) => Train(c, d, kill: true));
         Assert.Equal(4, trained);
         Assert.NotNull(first[1].Diverged);
         Assert.True(double.IsNaN(first[1].FinalTestAccuracy) || first[1].FinalTestAccuracy < 0.5);
@@ -146,13 +146,13 @@ public sealed class ResumeAndRecordTests : IDisposable
         Assert.False(first[3].Completed);
 
         trained = 0;
-        var second = GridSweep.Run(baseConfig, axes, (c, d) => Train(c, d, kill: false));
+        var second = GridSweep.Run(baseConfig, axes, (c, _, d) => Train(c, d, kill: false));
         Assert.Equal(1, trained);                        // only the killed point runs again, from its checkpoint
         Assert.True(second[3].Completed);
         Assert.Equal(first[1].Diverged, second[1].Diverged);
 
         trained = 0;
-        GridSweep.Run(baseConfig, axes, (c, d) => Train(c, d, kill: false));
+        GridSweep.Run(baseConfig, axes, (c, _, d) => Train(c, d, kill: false));
         Assert.Equal(0, trained);
     }
 
