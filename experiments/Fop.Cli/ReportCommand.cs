@@ -31,11 +31,20 @@ internal sealed class ReportCommand : Command<ReportCommand.Settings>
         if (s.Target is double t && !(t > 0 && t <= 1)) throw new ArgumentException($"--target {t}: expected an accuracy in (0, 1].");
         var outDir = s.Out ?? s.Folder;
         var figures = new List<Figure>();
+        Microsoft.Data.Analysis.DataFrame? summaryTable = null;
         if (File.Exists(Path.Combine(s.Folder, "results.csv")) && File.Exists(Path.Combine(s.Folder, "curves.csv")))
         {
             var target = s.Target ?? StudyViews.TargetFromTable(s.Folder);
             figures.Add(StudyViews.AccuracyOverTime(s.Folder, target));
-            if (target is not null) figures.Add(StudyViews.TimeToTarget(s.Folder, target));
+            figures.Add(StudyViews.AccuracyByEpoch(s.Folder, target));
+            if (StudyViews.LossOverTime(s.Folder) is { } loss) figures.Add(loss);
+            if (target is not null)
+            {
+                figures.Add(StudyViews.TimeToTarget(s.Folder, target));
+                try { figures.Add(StudyViews.SpeedUp(s.Folder, target)); }
+                catch (ArgumentException e) { AnsiConsole.MarkupLine(Markup.Escape($"no speed-up figure: {e.Message}")); }
+            }
+            summaryTable = StudyViews.Summary(s.Folder, target);
         }
         else
         {
@@ -51,6 +60,7 @@ internal sealed class ReportCommand : Command<ReportCommand.Settings>
             if (RunViews.Noise(runs, batches) is { } noise) figures.Add(noise);
             foreach (var (label, dir) in runs)
             {
+                if (runs.Count > 0 && NoiseViews.ByLayer(dir, runs.Count == 1 ? "gradient-noise-by-layer" : $"gradient-noise-by-layer-{label}") is { } byLayer) figures.Add(byLayer);
                 if (RunViews.FopInternals(dir, runs.Count == 1 ? "fop-internals" : $"fop-internals-{label}") is { } internals) figures.Add(internals);
                 var checkpoint = Path.Combine(dir, "checkpoint.bin");
                 double? damping = TryConfig(dir)?.Kfac.Damping.Start;
@@ -58,6 +68,7 @@ internal sealed class ReportCommand : Command<ReportCommand.Settings>
             }
         }
         var md = new StringBuilder($"# Report: {s.Folder}\n\nMade by `./fop report {s.Folder}`{(s.Target is null ? "" : $" --target {s.Target}")}. Each figure is a PNG and an interactive HTML page that works offline.\n\n");
+        if (summaryTable is not null) md.Append("## Summary (reported configuration per model, batch and optimizer; mean and std over seeds)\n\n").Append(MarkdownTable(summaryTable)).Append('\n');
         foreach (var f in figures)
         {
             var (png, html) = f.Save(outDir);
@@ -66,6 +77,19 @@ internal sealed class ReportCommand : Command<ReportCommand.Settings>
         }
         Fop.Research.Io.AtomicFile.WriteAllText(Path.Combine(outDir, "report.md"), md.ToString());
         return ExitCodes.Done;
+    }
+
+    static string MarkdownTable(Microsoft.Data.Analysis.DataFrame df)
+    {
+        static string Cell(object? v) => v switch
+        {
+            double d => double.IsNaN(d) ? "" : d.ToString("g4", System.Globalization.CultureInfo.InvariantCulture),
+            null => "",
+            _ => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture) ?? "",
+        };
+        var sb = new StringBuilder("| " + string.Join(" | ", df.Columns.Select(c => c.Name)) + " |\n|" + string.Concat(df.Columns.Select(_ => "---|")) + "\n");
+        for (long r = 0; r < df.Rows.Count; r++) sb.Append("| " + string.Join(" | ", df.Columns.Select(c => Cell(c[r]))) + " |\n");
+        return sb.ToString();
     }
 
     /// <summary>Run names without the dash-separated words they all share (fmnist-smallcnn-sgd-b4096 -> sgd), for legends that fit.</summary>

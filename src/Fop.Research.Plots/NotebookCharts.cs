@@ -13,9 +13,15 @@ public static class NotebookCharts
 {
     static int libraryWritten;
 
-    /// <summary>Registers the text/html formatters for <see cref="Figure"/> and <see cref="GenericChart"/> in this process.</summary>
+    /// <summary>Rows of a DataFrame shown in a notebook before the table says how many more there are.</summary>
+    public const int MaxTableRows = 60;
+
+    /// <summary>Registers the text/html formatters for <see cref="Figure"/>, <see cref="GenericChart"/> and DataFrames in this process.</summary>
     public static void Register()
     {
+        // Microsoft.Data.Analysis.Interactive (the DataFrame formatter) is not served on our package feed, and without a
+        // formatter a DataFrame displays as a list of its properties: a small table formatter of our own stands in.
+        Formatter.Register<Microsoft.Data.Analysis.DataFrame>((df, writer) => writer.Write(TableHtml(df)), HtmlFormatter.MimeType);
         Formatter.Register<Figure>((figure, writer) => writer.Write(HtmlRenderer.Fragment(figure, includeLibrary: FirstTime())), HtmlFormatter.MimeType);
         Formatter.Register<GenericChart>((chart, writer) =>
         {
@@ -26,6 +32,33 @@ public static class NotebookCharts
 
     /// <summary>Makes the next chart include plotly.js again (for a new page, e.g. a re-executed notebook).</summary>
     public static void Reset() => Interlocked.Exchange(ref libraryWritten, 0);
+
+    /// <summary>A DataFrame as an HTML table: column names as the header, numbers to 5 significant digits, missing values blank, at most <see cref="MaxTableRows"/> rows.</summary>
+    public static string TableHtml(Microsoft.Data.Analysis.DataFrame df)
+    {
+        static string Cell(object? v) => System.Net.WebUtility.HtmlEncode(v switch
+        {
+            null => "",
+            double d when !double.IsFinite(d) => double.IsNaN(d) ? "" : d.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            double d => d.ToString("g5", System.Globalization.CultureInfo.InvariantCulture),
+            float f => f.ToString("g5", System.Globalization.CultureInfo.InvariantCulture),
+            IFormattable x => x.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+            _ => v.ToString() ?? "",
+        });
+        var sb = new System.Text.StringBuilder("<table class=\"fop-table\" style=\"border-collapse:collapse;font-size:0.9em\"><thead><tr>");
+        foreach (var c in df.Columns) sb.Append("<th style=\"text-align:right;padding:2px 8px;border-bottom:1px solid #888\">").Append(System.Net.WebUtility.HtmlEncode(c.Name)).Append("</th>");
+        sb.Append("</tr></thead><tbody>");
+        long shown = Math.Min(df.Rows.Count, MaxTableRows);
+        for (long r = 0; r < shown; r++)
+        {
+            sb.Append("<tr>");
+            foreach (var c in df.Columns) sb.Append("<td style=\"text-align:right;padding:2px 8px\">").Append(Cell(c[r])).Append("</td>");
+            sb.Append("</tr>");
+        }
+        sb.Append("</tbody></table>");
+        if (df.Rows.Count > shown) sb.Append($"<p>{df.Rows.Count - shown} more rows of {df.Rows.Count} not shown.</p>");
+        return sb.ToString();
+    }
 
     static bool FirstTime() => Interlocked.Exchange(ref libraryWritten, 1) == 0;
 }

@@ -119,6 +119,43 @@ public static class RunViews
     }
 }
 
+/// <summary>Gradient noise layer by layer.</summary>
+public static class NoiseViews
+{
+    /// <summary>
+    /// Per-layer gradient noise of one run from noise.csv, as layer x step heat maps: log10 of the simple noise scale
+    /// (numerator and denominator smoothed separately per layer, as for the overall line) and cos(g1, g2). Null when the
+    /// run logged no per-layer noise.
+    /// </summary>
+    public static Figure? ByLayer(string runDir, string? name = null, double smoothing = 0.9)
+    {
+        var path = Path.Combine(runDir, "noise.csv");
+        if (!File.Exists(path)) return null;
+        var df = Tables.RunLog(path);
+        var (layer, step, trace, norm, cos) = (Tables.Strings(df, "layer"), Tables.Doubles(df, "step"), Tables.Doubles(df, "trace_sigma"), Tables.Doubles(df, "grad_norm_sq"), Tables.Doubles(df, "cos_halves"));
+        var names = layer.Where(l => l != "all").Distinct().ToArray();
+        if (names.Length == 0) return null;
+        var xs = step.Where(double.IsFinite).Distinct().Order().ToArray();
+        var column = xs.Select((v, i) => (v, i)).ToDictionary(p => p.v, p => p.i);
+        double[][] Grid() => names.Select(_ => Enumerable.Repeat(double.NaN, xs.Length).ToArray()).ToArray();
+        var (scale, cosine) = (Grid(), Grid());
+        var smoothers = names.ToDictionary(n => n, _ => new NoiseScaleSmoother(smoothing));
+        foreach (int i in Enumerable.Range(0, layer.Length).Where(i => layer[i] != "all" && double.IsFinite(step[i])).OrderBy(i => step[i]))
+        {
+            int row = Array.IndexOf(names, layer[i]), col = column[step[i]];
+            double b = smoothers[layer[i]].Add(new NoiseEstimate(norm[i], trace[i], 0, 0, 0, 0, 0));
+            scale[row][col] = b > 0 ? Math.Log10(b) : double.NaN;
+            cosine[row][col] = cos[i];
+        }
+        var label = Path.GetFileName(Path.TrimEndingDirectorySeparator(runDir));
+        return new Figure(name ?? "gradient-noise-by-layer", $"Gradient noise by layer: {label}",
+        [
+            new HeatmapPanel("log10 B_simple per layer", "step", "layer", xs, names, scale, "log10 examples"),
+            new HeatmapPanel("cos(g1, g2) per layer", "step", "layer", xs, names, cosine, "cosine"),
+        ], "Layers whose noise scale is far below the batch size gain little from more examples; the overall line in gradient-noise is the same estimate over all parameters together.", Columns: 1);
+    }
+}
+
 /// <summary>Figures of a run's curvature state, read from its checkpoint.</summary>
 public static class CurvatureViews
 {

@@ -32,6 +32,7 @@ public static class Tables
     public static DataFrame Curves(string path) => Load(path, new Dictionary<string, Type>
     {
         ["batch"] = typeof(int), ["epoch"] = typeof(int), ["train_seconds"] = typeof(double), ["test_accuracy"] = typeof(double),
+        ["train_loss"] = typeof(double), ["test_loss"] = typeof(double),
     });
 
     /// <summary>A run's metrics.csv, steps.csv, layers.csv or noise.csv: every column but the layer name is a double.</summary>
@@ -39,6 +40,49 @@ public static class Tables
     {
         var header = File.Exists(path) ? File.ReadLines(path).FirstOrDefault() ?? "" : "";
         return Load(path, header.Split(',').Where(n => n != "layer").ToDictionary(n => n, _ => typeof(double)));
+    }
+
+    /// <summary>
+    /// Groups rows by the key columns (groups in order of first appearance) and gives, per group, the number of rows
+    /// ("runs") and the mean and sample standard deviation of each value column over its finite entries
+    /// ("{column}_mean", "{column}_std"; NaN where a group has no finite entry, std 0 for a single one).
+    /// </summary>
+    public static DataFrame GroupStats(DataFrame df, IReadOnlyList<string> keys, IReadOnlyList<string> values)
+    {
+        foreach (var c in keys.Concat(values))
+            if (df.Columns.IndexOf(c) < 0) throw new ArgumentException($"no column '{c}' (columns: {string.Join(", ", df.Columns.Select(x => x.Name))}).");
+        var keyValues = keys.Select(k => df.Columns[k].Cast<object?>().ToArray()).ToArray();
+        var groups = Enumerable.Range(0, (int)df.Rows.Count)
+            .GroupBy(i => string.Join("\u001f", keyValues.Select(k => Convert.ToString(k[i], CultureInfo.InvariantCulture))))
+            .Select(g => g.ToArray()).ToList();
+        var columns = new List<DataFrameColumn>();
+        for (int k = 0; k < keys.Count; k++)
+        {
+            var first = groups.Select(g => keyValues[k][g[0]]).ToList();
+            columns.Add(df.Columns[keys[k]] switch
+            {
+                Int32DataFrameColumn => new Int32DataFrameColumn(keys[k], first.Select(v => (int?)v)),
+                PrimitiveDataFrameColumn<double> => new DoubleDataFrameColumn(keys[k], first.Select(v => (double?)v)),
+                _ => new StringDataFrameColumn(keys[k], first.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture))),
+            });
+        }
+        columns.Add(new Int32DataFrameColumn("runs", groups.Select(g => g.Length)));
+        foreach (var v in values)
+        {
+            var all = Doubles(df, v);
+            var stats = groups.Select(g => MeanStd(g.Select(i => all[i]).Where(double.IsFinite).ToArray())).ToList();
+            columns.Add(new DoubleDataFrameColumn($"{v}_mean", stats.Select(s => s.Mean)));
+            columns.Add(new DoubleDataFrameColumn($"{v}_std", stats.Select(s => s.Std)));
+        }
+        return new DataFrame(columns);
+    }
+
+    /// <summary>Mean and sample standard deviation (0 for one value; NaN, NaN for none).</summary>
+    public static (double Mean, double Std) MeanStd(IReadOnlyList<double> v)
+    {
+        if (v.Count == 0) return (double.NaN, double.NaN);
+        double mean = v.Average();
+        return (mean, v.Count > 1 ? Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Count - 1)) : 0);
     }
 
     /// <summary>A column as doubles (NaN where missing).</summary>

@@ -15,17 +15,18 @@ public static class StudyReport
         AtomicFile.WriteAllLines(Path.Combine(dir, "results.csv"), runs.Select(r => r.ToCsv()).Prepend(RunOutcome.CsvHeader));
     }
 
-    /// <summary>Writes curves.csv: every epoch of every listed run (run, epoch, train seconds, test accuracy), so figures can be redrawn from committed files.</summary>
+    /// <summary>Writes curves.csv: every epoch of every listed run (run, epoch, train seconds, test accuracy, train and test loss), so figures can be redrawn from committed files.</summary>
     public static void WriteCurves(string dir, StudyRunner runner, IEnumerable<RunOutcome> runs)
     {
-        var lines = new List<string> { "run,optimizer,batch,epoch,train_seconds,test_accuracy" };
+        var lines = new List<string> { "run,optimizer,batch,epoch,train_seconds,test_accuracy,train_loss,test_loss" };
         foreach (var r in runs.DistinctBy(r => r.Summary.Name))
         {
             var runDir = runner.RunDir(r.Summary.Name);
             if (!File.Exists(Path.Combine(runDir, "metrics.csv"))) continue;
             foreach (var m in EpochMetrics.Read(runDir))
                 lines.Add(string.Join(",", r.Summary.Name, r.Summary.Optimizer, r.Summary.BatchSize.ToString(CultureInfo.InvariantCulture),
-                    m.Epoch.ToString(CultureInfo.InvariantCulture), m.TrainSeconds.ToString("F3", CultureInfo.InvariantCulture), m.TestAccuracy.ToString("g6", CultureInfo.InvariantCulture)));
+                    m.Epoch.ToString(CultureInfo.InvariantCulture), m.TrainSeconds.ToString("F3", CultureInfo.InvariantCulture), m.TestAccuracy.ToString("g6", CultureInfo.InvariantCulture),
+                    m.TrainLoss.ToString("g6", CultureInfo.InvariantCulture), m.TestLoss.ToString("g6", CultureInfo.InvariantCulture)));
         }
         AtomicFile.WriteAllLines(Path.Combine(dir, "curves.csv"), lines);
     }

@@ -191,6 +191,13 @@ public sealed class DiagnosticsTests : IDisposable
             Assert.Contains(rows, r => r.Split(',')[2] == "layers.0");
             Assert.True(double.Parse(all[1].Split(',')[12], System.Globalization.CultureInfo.InvariantCulture) > 0);   // distance from init
             Assert.Contains(all, r => double.IsFinite(double.Parse(r.Split(',')[13], System.Globalization.CultureInfo.InvariantCulture)));   // alpha
+            var byLayer = Research.Plots.Views.NoiseViews.ByLayer(Path.Combine(dir, $"{optimizer}-noise"))!;
+            var cos = (Research.Plots.Figures.HeatmapPanel)byLayer.Panels[1];
+            Assert.Contains("layers.0", cos.Rows);
+            Assert.Equal([0.0, 2, 4, 6, 8], cos.X);
+            var first = rows.Skip(1).Select(r => r.Split(',')).First(r => r[2] == "layers.0" && r[0] == "2");
+            Assert.Equal(double.Parse(first[7], System.Globalization.CultureInfo.InvariantCulture), cos.Z[Array.IndexOf(cos.Rows, "layers.0")][1], 12);
+            Assert.Null(Research.Plots.Views.NoiseViews.ByLayer(Path.Combine(dir, $"{optimizer}-plain")));
         }
     }
 }

@@ -125,4 +125,42 @@ public sealed class FigureTests : IDisposable
         Assert.Contains(mlp.Markers, m => m.Label == "sgd" && m.X == 60000);
         Assert.Equal([2048.0], mlp.Series.Single(s => s.Label == "kfac").X!);
     }
+
+    [Fact]
+    public void TheCommittedStudyGivesASpeedUpAndASummaryThatAgreeWithItsTable()
+    {
+        var results = Path.Combine(DatasetFiles.RepositoryRoot()!, "experiments", "results", "fashion-mnist-scaling");
+        var mlp = (LinePanel)StudyViews.SpeedUp(results).Panels.Single();
+        Assert.Equal(1.0, mlp.Series.Single(s => s.Label == "sgd").Y[0], 12);           // the baseline against itself
+        Assert.InRange(mlp.Series.Single(s => s.Label == "kfac").Y.Single(), 4.675, 4.685);   // table.md: "x4.68" at 2048
+        Assert.Contains(mlp.Markers, m => m.Label == "kfac" && m.X == 512 && m.Hollow);
+        var summary = StudyViews.Summary(results);
+        var rows = Enumerable.Range(0, (int)summary.Rows.Count).Where(i => Tables.Strings(summary, "optimizer")[i] == "kfac" && Tables.Doubles(summary, "batch")[i] == 2048).ToList();
+        var row = Assert.Single(rows);
+        Assert.Equal(3, Tables.Doubles(summary, "runs")[row]);
+        Assert.Equal(3, Tables.Doubles(summary, "reached")[row]);
+        Assert.InRange(Tables.Doubles(summary, "seconds_to_target_mean")[row], 5.55, 5.65);   // table.md: 5.6 s
+        Assert.Equal("epoch", ((LinePanel)StudyViews.AccuracyByEpoch(results).Panels[0]).XLabel);
+        Assert.Null(StudyViews.LossOverTime(results));       // its curves.csv predates the loss columns: no empty figure
+    }
+
+    [Fact]
+    public void GroupStatsGivesMeanAndSampleStdOverFiniteValues()
+    {
+        var df = new Microsoft.Data.Analysis.DataFrame(
+            new Microsoft.Data.Analysis.StringDataFrameColumn("opt", ["a", "b", "a", "a"]),
+            new Microsoft.Data.Analysis.Int32DataFrameColumn("batch", [1, 1, 1, 1]),
+            new Microsoft.Data.Analysis.DoubleDataFrameColumn("v", [1.0, 5.0, 3.0, double.NaN]));
+        var g = Tables.GroupStats(df, ["opt", "batch"], ["v"]);
+        Assert.Equal(["a", "b"], Tables.Strings(g, "opt"));
+        Assert.Equal([3.0, 1.0], Tables.Doubles(g, "runs"));
+        Assert.Equal([2.0, 5.0], Tables.Doubles(g, "v_mean"));
+        Assert.Equal(Math.Sqrt(2), Tables.Doubles(g, "v_std")[0], 12);
+        Assert.Equal(0, Tables.Doubles(g, "v_std")[1]);
+        Assert.Throws<ArgumentException>(() => Tables.GroupStats(df, ["nope"], ["v"]));
+        var html = NotebookCharts.TableHtml(g);
+        Assert.Contains("<th style=\"text-align:right;padding:2px 8px;border-bottom:1px solid #888\">v_std</th>", html);
+        Assert.Contains(">1.4142<", html);
+        Assert.DoesNotContain("NaN", html);
+    }
 }
