@@ -19,6 +19,8 @@ public static class NotebookCharts
     /// <summary>Registers the text/html formatters for <see cref="Figure"/>, <see cref="GenericChart"/> and DataFrames in this process.</summary>
     public static void Register()
     {
+        // A notebook registers once at its top: that is a new page, whose first chart must carry plotly.js again.
+        Reset();
         // Microsoft.Data.Analysis.Interactive (the DataFrame formatter) is not served on our package feed, and without a
         // formatter a DataFrame displays as a list of its properties: a small table formatter of our own stands in.
         Formatter.Register<Microsoft.Data.Analysis.DataFrame>((df, writer) => writer.Write(TableHtml(df)), HtmlFormatter.MimeType);

@@ -46,6 +46,8 @@ public sealed record FieldPanel(string Title, string XLabel, string YLabel, doub
 {
     /// <summary>Labelled points drawn on the field.</summary>
     public IReadOnlyList<PointMarker> Markers { get; init; } = [];
+    /// <summary>Lines drawn over the field (trajectories, arrows as two-point lines, ellipses), in the legend.</summary>
+    public IReadOnlyList<Series> Paths { get; init; } = [];
     /// <summary>Also offer a 3-D surface (HTML only).</summary>
     public bool Surface { get; init; }
     /// <summary>Draw log10 of the values (losses spanning decades).</summary>

@@ -136,6 +136,10 @@ public static class HtmlRenderer
             Chart.Contour<double, double, double, string>(zData: Values(p), X: p.X, Y: p.Y, ColorBar: Bar(p.LogValues ? $"log10 {p.ColorLabel}" : p.ColorLabel),
                 ColorScale: StyleParam.Colorscale.Viridis, ShowContoursLabels: true),
         };
+        int k = 1;
+        foreach (var path in p.Paths.Select(x => x.Drawable()))
+            traces.Add(Chart.Line<double, double, string>(path.X, path.Y, Name: path.Label, ShowMarkers: path.Markers, LineColor: Color.fromHex(Palette[k++ % Palette.Length]),
+                LineDash: path.Dashed ? StyleParam.DrawingStyle.Dash : StyleParam.DrawingStyle.Solid));
         if (p.Markers.Count > 0)
             traces.Add(Chart.Scatter<double, double, string>(p.Markers.Select(m => m.X), p.Markers.Select(m => m.Y), StyleParam.Mode.Markers_Text, Name: "steps",
                 MultiText: p.Markers.Select(m => m.Label).ToArray(), TextPosition: StyleParam.TextPosition.TopCenter, MarkerColor: Color.fromHex("#d62728")));

@@ -13,6 +13,13 @@ public static class PngRenderer
     /// <summary>Writes the figure (panels in a grid under one title) to <paramref name="path"/> atomically.</summary>
     public static void Save(Figure figure, string path)
     {
+        var bytes = Encode(figure);
+        AtomicFile.Write(path, stream => stream.Write(bytes));
+    }
+
+    /// <summary>The figure as PNG bytes (e.g. for a notebook output that static viewers can show).</summary>
+    public static byte[] Encode(Figure figure)
+    {
         var (w, h) = PanelSize;
         int columns = Math.Max(1, Math.Min(figure.Columns, figure.Panels.Count));
         int rows = (figure.Panels.Count + columns - 1) / columns;
@@ -30,7 +37,7 @@ public static class PngRenderer
         }
         using var image = surface.Snapshot();
         using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-        AtomicFile.Write(path, data.SaveTo);
+        return data.ToArray();
     }
 
     /// <summary>One panel as a ScottPlot plot (a notebook can render or adjust it further).</summary>
@@ -159,6 +166,17 @@ public static class PngRenderer
             for (int i = 0; i < nx; i++) coordinates[j, i] = new Coordinates3d(p.X[i], p.Y[j], values[ny - 1 - j, i]);
         var contours = plot.Add.ContourLines(coordinates);
         contours.LineColor = Colors.White.WithAlpha(0.6);
+        var palette = new ScottPlot.Palettes.Category10();
+        for (int k = 0; k < p.Paths.Count; k++)
+        {
+            var s = p.Paths[k].Drawable();
+            var line = plot.Add.ScatterLine(s.X, s.Y, palette.GetColor((k + 1) % 10));
+            line.LineWidth = 2.5f;
+            line.MarkerSize = s.Markers ? 5 : 0;
+            if (s.Dashed) line.LinePattern = LinePattern.Dashed;
+            line.LegendText = s.Label;
+        }
+        if (p.Paths.Count > 0) plot.ShowLegend(Edge.Right);
         foreach (var m in p.Markers)
         {
             var mk = plot.Add.Marker(m.X, m.Y);

@@ -1,0 +1,127 @@
+namespace Fop.Research.Teaching;
+
+/// <summary>The two-weight problems of the teaching notebook, with seeded data.</summary>
+public static class Problems
+{
+    /// <summary>Linear regression y = w·x + noise with correlated, differently scaled inputs: an ill-conditioned quadratic whose Hessian, Fisher and KFAC matrix coincide.</summary>
+    public static TwoWeightProblem IllConditionedQuadratic(int count = 200, double condition = 50, long seed = 0) => new LinearRegression2D(count, condition, seed);
+
+    /// <summary>Logistic regression with two weights (no bias) on two overlapping Gaussian classes: Hessian = Fisher, KFAC approximates it by a product of averages.</summary>
+    public static TwoWeightProblem LogisticRegression(int count = 200, long seed = 0) => new LogisticRegression2D(count, seed);
+
+    /// <summary>A two-layer net with one weight per layer, f = w2 tanh(w1 x): KFAC is block-diagonal (it drops the cross-layer curvature) and the Hessian differs from the Fisher.</summary>
+    public static TwoWeightProblem TinyTwoLayerNet(int count = 200, long seed = 0) => new TinyNet(count, seed);
+
+    internal static double Gaussian(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
+}
+
+/// <summary>See <see cref="Problems.IllConditionedQuadratic"/>.</summary>
+internal sealed class LinearRegression2D : TwoWeightProblem
+{
+    public LinearRegression2D(int count, double condition, long seed) : base(Data(count, condition, seed, out var y), y) { }
+
+    static double[][] Data(int count, double condition, long seed, out double[] y)
+    {
+        var r = new Random((int)seed);
+        var truth = new Vec2(1, -1);
+        var x = new double[count][];
+        y = new double[count];
+        // Inputs along a rotated basis with scales 1 and 1/sqrt(condition): the Hessian E[x xᵀ] has that condition number.
+        double c = Math.Cos(Math.PI / 6), s = Math.Sin(Math.PI / 6);
+        for (int i = 0; i < count; i++)
+        {
+            double u = Problems.Gaussian(r), v = Problems.Gaussian(r) / Math.Sqrt(condition);
+            x[i] = [c * u - s * v, s * u + c * v];
+            y[i] = truth.X * x[i][0] + truth.Y * x[i][1] + 0.3 * Problems.Gaussian(r);
+        }
+        return x;
+    }
+
+    public override string Name => "ill-conditioned quadratic (linear regression)";
+    public override OutputNoise Noise => OutputNoise.Gaussian;
+    public override Vec2 Start => new(-1.5, 1.5);
+    public override (double X0, double X1, double Y0, double Y1) View => (-2.5, 3, -3, 2.5);
+    public override double Output(Vec2 w, double[] x) => w.X * x[0] + w.Y * x[1];
+    public override Vec2 OutputGradient(Vec2 w, double[] x) => new(x[0], x[1]);
+    public override Mat2 OutputHessian(Vec2 w, double[] x) => new(0, 0, 0, 0);
+    public override IReadOnlyList<KfacBlock> Kfac(Vec2 w, IReadOnlyList<int> examples) =>
+        [new KfacBlock("layer", [0, 1], SecondMoment(examples.Select(i => Inputs[i])), 1.0)];
+}
+
+/// <summary>See <see cref="Problems.LogisticRegression"/>.</summary>
+internal sealed class LogisticRegression2D : TwoWeightProblem
+{
+    public LogisticRegression2D(int count, long seed) : base(Data(count, seed, out var y), y) { }
+
+    static double[][] Data(int count, long seed, out double[] y)
+    {
+        var r = new Random((int)seed + 1);
+        var x = new double[count][];
+        y = new double[count];
+        for (int i = 0; i < count; i++)
+        {
+            int label = i % 2;
+            double sign = label == 1 ? 1 : -1;
+            // Class means (±1, ±0.3), elongated noise: the classes overlap, so the minimum is finite.
+            x[i] = [sign * 1.0 + 1.2 * Problems.Gaussian(r), sign * 0.3 + 0.4 * Problems.Gaussian(r)];
+            y[i] = label;
+        }
+        return x;
+    }
+
+    public override string Name => "logistic regression";
+    public override OutputNoise Noise => OutputNoise.Bernoulli;
+    public override Vec2 Start => new(-1, 0.5);
+    public override (double X0, double X1, double Y0, double Y1) View => (-2, 3.5, -1, 6.5);
+    public override double Output(Vec2 w, double[] x) => w.X * x[0] + w.Y * x[1];
+    public override Vec2 OutputGradient(Vec2 w, double[] x) => new(x[0], x[1]);
+    public override Mat2 OutputHessian(Vec2 w, double[] x) => new(0, 0, 0, 0);
+    public override IReadOnlyList<KfacBlock> Kfac(Vec2 w, IReadOnlyList<int> examples) =>
+        [new KfacBlock("layer", [0, 1], SecondMoment(examples.Select(i => Inputs[i])), examples.Average(i => FisherWeight(Output(w, Inputs[i]))))];
+}
+
+/// <summary>See <see cref="Problems.TinyTwoLayerNet"/>.</summary>
+internal sealed class TinyNet : TwoWeightProblem
+{
+    public TinyNet(int count, long seed) : base(Data(count, seed, out var y), y) { }
+
+    static double[][] Data(int count, long seed, out double[] y)
+    {
+        var r = new Random((int)seed + 2);
+        var x = new double[count][];
+        y = new double[count];
+        for (int i = 0; i < count; i++)
+        {
+            double v = 2 * Problems.Gaussian(r);
+            x[i] = [v];
+            y[i] = 1.5 * Math.Tanh(0.8 * v) + 0.2 * Problems.Gaussian(r);
+        }
+        return x;
+    }
+
+    public override string Name => "tiny two-layer net f = w2 tanh(w1 x)";
+    public override OutputNoise Noise => OutputNoise.Gaussian;
+    public override Vec2 Start => new(1.8, -0.4);
+    public override (double X0, double X1, double Y0, double Y1) View => (-2.5, 2.5, -2.5, 2.5);
+    public override double Output(Vec2 w, double[] x) => w.Y * Math.Tanh(w.X * x[0]);
+    public override Vec2 OutputGradient(Vec2 w, double[] x)
+    {
+        double t = Math.Tanh(w.X * x[0]);
+        return new(w.Y * x[0] * (1 - t * t), t);
+    }
+    public override Mat2 OutputHessian(Vec2 w, double[] x)
+    {
+        double v = x[0], t = Math.Tanh(w.X * v), sech2 = 1 - t * t;
+        double cross = v * sech2;
+        return new(-2 * w.Y * v * v * t * sech2, cross, cross, 0);
+    }
+    public override IReadOnlyList<KfacBlock> Kfac(Vec2 w, IReadOnlyList<int> examples)
+    {
+        // Layer 1: input x, output-gradient signal w2 sech²(w1 x) per unit residual; layer 2: input tanh(w1 x), signal 1.
+        var a1 = new double[1, 1] { { examples.Average(i => Inputs[i][0] * Inputs[i][0]) } };
+        double g1 = examples.Average(i => { double t = Math.Tanh(w.X * Inputs[i][0]); double d = w.Y * (1 - t * t); return FisherWeight(Output(w, Inputs[i])) * d * d; });
+        var a2 = new double[1, 1] { { examples.Average(i => { double t = Math.Tanh(w.X * Inputs[i][0]); return t * t; }) } };
+        double g2 = examples.Average(i => FisherWeight(Output(w, Inputs[i])));
+        return [new KfacBlock("layer 1 (w1)", [0], a1, g1), new KfacBlock("layer 2 (w2)", [1], a2, g2)];
+    }
+}
