@@ -164,4 +164,43 @@ public sealed class DataTests : IDisposable
         Assert.Equal(4, BatchOrder.StepsPerEpoch(100, 30));
         Assert.Equal(10, BatchOrder.BatchIndices(a, 3, 30).shape[0]);
     }
+
+    [Fact]
+    public void StandInsLoadThroughTheRealReadersAndSayWhatTheyAre()
+    {
+        var cifar = StandInData.WriteCifar(dir, 10, trainPerClass: 6, testPerClass: 2, seed: 1);
+        Assert.Equal(cifar, Cifar.Locate(10, dir));
+        using (var train = Cifar.Load(cifar, 10, train: true))
+        using (var test = Cifar.Load(cifar, 10, train: false))
+        {
+            Assert.Equal(60, train.Count);
+            Assert.Equal(20, test.Count);
+            using var counts = train.Labels.bincount(null);
+            Assert.All(counts.data<long>().ToArray(), n => Assert.Equal(6, n));
+        }
+        Assert.True(StandInData.IsStandIn(cifar));
+        Assert.Contains("NOT THE REAL DATA SET", File.ReadAllText(Path.Combine(cifar, StandInData.Marker)));
+        var c100 = StandInData.WriteCifar(dir, 100, 1, 1);
+        using (var train100 = Cifar.Load(c100, 100, train: true)) Assert.Equal(100, train100.NumClasses);
+        var classes = ImageNet100.ClassIds.Take(3).ToList();
+        var root = StandInData.WriteImageFolder(Path.Combine(dir, "inet"), classes, trainPerClass: 2, valPerClass: 1, imageSize: 20);
+        using var images = ImageFolder.Load(Path.Combine(root, "train"), resize: 20, size: 16);
+        Assert.Equal(6, images.Count);
+        Assert.Equal([3L, 16, 16], images.ExampleShape);
+        Assert.Equal(classes.Order(StringComparer.Ordinal), ImageFolder.Classes(Path.Combine(root, "val")));
+        Assert.True(StandInData.IsStandIn(Path.Combine(root, "train", classes[0])));
+        Assert.False(StandInData.IsStandIn(Path.GetTempPath()));
+    }
+
+    [Fact]
+    public void PaperTablesHoldEveryCell()
+    {
+        Assert.Equal(24, Studies.PaperResults.Cifar10ResNet18.Count);
+        Assert.All(Studies.PaperResults.Cifar10ResNet18.Where(c => c.Optimizer == "fop"), c => Assert.NotNull(c.Epochs));
+        Assert.Equal(475.2, Studies.PaperResults.Cifar10ResNet18.Single(c => c.Batch == 2048 && c.Optimizer == "fop").Time);
+        Assert.Null(Studies.PaperResults.Cifar10ResNet18.Single(c => c.Batch == 8192 && c.Optimizer == "sgd").Epochs);
+        Assert.Equal(9, Studies.PaperResults.ImageNet100Vit.Count);
+        Assert.Equal(12, Studies.PaperResults.LongTailed.Count);
+        Assert.Equal(58.97, Studies.PaperResults.LongTailed.Single(e => e.Dataset == "cifar100" && e.ImbalanceFactor == 100 && e.Method == "fop").ErrorPercent);
+    }
 }
