@@ -40,7 +40,8 @@ public class NotebookTests
         Environment.CurrentDirectory = Path.GetDirectoryName(path)!;
         foreach (var cell in document["cells"]!.AsArray().Select(c => c!.AsObject()).Where(c => (string?)c["cell_type"] == "code"))
         {
-            var source = string.Concat(cell["source"]!.AsArray().Select(l => (string?)l));
+            // nbformat allows the source as one string or as a list of lines.
+            var source = cell["source"] is JsonArray lines ? string.Concat(lines.Select(l => (string?)l)) : (string?)cell["source"] ?? "";
             if (string.IsNullOrWhiteSpace(source)) continue;
             var code = string.Join("\n", source.Split('\n').Select(line =>
                 line.TrimStart().StartsWith("#r \"") && line.Contains("artifacts/bin/")

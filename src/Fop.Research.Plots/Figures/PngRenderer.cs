@@ -123,10 +123,21 @@ public static class PngRenderer
         if (p.Series.Count + p.References.Count + (p.Target is null ? 0 : 1) > 0) plot.ShowLegend(Edge.Right);
     }
 
-    /// <summary>Ticks at 1, 2 and 5 times powers of ten (positions in log10 units), labelled with their values.</summary>
+    /// <summary>
+    /// Ticks at 1, 2 and 5 times powers of ten (positions in log10 units), labelled with their values; a range narrower
+    /// than a decade, where those would all fall outside the data, gets evenly spaced round values instead.
+    /// </summary>
     static ScottPlot.ITickGenerator LogTicks(double min, double max)
     {
         var manual = new ScottPlot.TickGenerators.NumericManual();
+        if (max / min < 10)
+        {
+            double raw = (max - min) / 4, magnitude = Math.Pow(10, Math.Floor(Math.Log10(raw)));
+            double step = new[] { 1.0, 2.0, 5.0, 10.0 }.Select(m => m * magnitude).First(v => v >= raw);
+            for (double v = Math.Floor(min / step) * step; v <= max + step / 2; v += step)
+                if (v > 0) manual.AddMajor(Math.Log10(v), v.ToString("g3"));
+            return manual;
+        }
         int lo = (int)Math.Floor(Math.Log10(min)), hi = (int)Math.Ceiling(Math.Log10(max));
         var steps = hi - lo > 4 ? new[] { 1.0 } : new[] { 1.0, 2.0, 5.0 };
         for (int k = lo; k <= hi; k++)

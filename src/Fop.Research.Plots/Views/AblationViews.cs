@@ -20,11 +20,19 @@ public static class AblationViews
                 seeds.Count > 1 ? per.Select(p => p.Mean - p.Std).ToArray() : null, seeds.Count > 1 ? per.Select(p => p.Mean + p.Std).ToArray() : null);
         }
         var variants = runs.Select(r => r.Variant).Distinct().ToList();
+        // A run that blew up (test loss above 100 or not finite) would squash every other loss curve into one line:
+        // its accuracy is drawn, its loss is named in the panel title instead.
+        var blownUp = variants.Where(v => runs.Where(r => r.Variant == v).Any(r =>
+            Tables.Doubles(Tables.RunLog(Path.Combine(r.RunDir, "metrics.csv")), "test_loss").Any(l => !double.IsFinite(l) || l > 100))).ToList();
+        int last = runs.Max(r => r.Summary.EpochsRun);
+        double[]? epochs = last is > 0 and <= 12 ? Enumerable.Range(1, last).Select(e => (double)e).ToArray() : null;
+        var lossTitle = blownUp.Count == 0 ? "test loss by epoch" : $"test loss by epoch (not drawn, loss above 100: {string.Join(", ", blownUp)})";
         return new Figure(name, "Ablation: each switch changed alone (mean ± std over seeds)",
         [
-            new LinePanel("test accuracy by epoch", "epoch", "test accuracy (%)", variants.Select(v => Line(v, "test_accuracy", 100)).ToList()) { Target = target * 100 },
-            new LinePanel("test loss by epoch", "epoch", "test loss", variants.Select(v => Line(v, "test_loss", 1)).ToList()) { LogY = true },
-        ], "Bands span ±1 standard deviation over seeds; a variant whose band overlaps the paper configuration's is not distinguishable from it with these seeds.", Columns: 1);
+            new LinePanel("test accuracy by epoch", "epoch", "test accuracy (%)", variants.Select(v => Line(v, "test_accuracy", 100)).ToList()) { Target = target * 100, XTicks = epochs },
+            new LinePanel(lossTitle, "epoch", "test loss", variants.Except(blownUp).Select(v => Line(v, "test_loss", 1)).ToList()) { LogY = true, XTicks = epochs },
+        ], "Bands span ±1 standard deviation over seeds; a variant whose band overlaps the paper configuration's is not distinguishable from it with these seeds. " +
+           "A run stops early when it diverges or stalls, so its line is short.", Columns: 1);
     }
 
     /// <summary>Per variant: runs, best and final test accuracy, training seconds, median ms/step and, with a target, seconds to it (mean and std over seeds that reached it).</summary>

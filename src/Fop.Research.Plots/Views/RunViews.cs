@@ -12,12 +12,15 @@ public static class RunViews
         var data = runs.Select(r => (r.Label, Metrics: Tables.RunLog(Path.Combine(r.RunDir, "metrics.csv")))).ToList();
         Series S(string label, Microsoft.Data.Analysis.DataFrame m, string x, string y, double scale = 1) =>
             new(label, Tables.Doubles(m, x), Tables.Doubles(m, y).Select(v => v * scale).ToArray(), Markers: true);
+        // Whole epochs on the epoch axes (ticks at every epoch up to 12, else automatic).
+        int lastEpoch = data.Select(d => Tables.Doubles(d.Metrics, "epoch").Where(double.IsFinite).DefaultIfEmpty(0).Max()).DefaultIfEmpty(0).Max() is double m ? (int)m : 0;
+        double[]? epochTicks = lastEpoch is > 0 and <= 12 ? Enumerable.Range(1, lastEpoch).Select(e => (double)e).ToArray() : null;
         var panels = new List<Panel>
         {
             new LinePanel("test accuracy against time", "training seconds", "test accuracy (%)", data.Select(d => S(d.Label, d.Metrics, "train_seconds", "test_accuracy", 100)).ToList()) { Target = target * 100 },
-            new LinePanel("test accuracy by epoch", "epoch", "test accuracy (%)", data.Select(d => S(d.Label, d.Metrics, "epoch", "test_accuracy", 100)).ToList()) { Target = target * 100 },
-            new LinePanel("training loss by epoch", "epoch", "mean training loss", data.Select(d => S(d.Label, d.Metrics, "epoch", "train_loss")).ToList()) { LogY = true },
-            new LinePanel("test loss by epoch", "epoch", "test loss", data.Select(d => S(d.Label, d.Metrics, "epoch", "test_loss")).ToList()) { LogY = true },
+            new LinePanel("test accuracy by epoch", "epoch", "test accuracy (%)", data.Select(d => S(d.Label, d.Metrics, "epoch", "test_accuracy", 100)).ToList()) { Target = target * 100, XTicks = epochTicks },
+            new LinePanel("training loss by epoch", "epoch", "mean training loss", data.Select(d => S(d.Label, d.Metrics, "epoch", "train_loss")).ToList()) { LogY = true, XTicks = epochTicks },
+            new LinePanel("test loss by epoch", "epoch", "test loss", data.Select(d => S(d.Label, d.Metrics, "epoch", "test_loss")).ToList()) { LogY = true, XTicks = epochTicks },
         };
         return new Figure(name, "Training curves", panels, "Evaluation after every epoch; training seconds exclude evaluation.");
     }
