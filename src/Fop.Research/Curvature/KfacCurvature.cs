@@ -6,6 +6,17 @@ using static TorchSharp.torch.nn;
 
 namespace Fop.Research.Curvature;
 
+/// <summary>What became of a step's curvature statistics at <see cref="KfacCurvature.EndStep"/>.</summary>
+public enum CurvatureCommit
+{
+    /// <summary>Committed (or there were none this step).</summary>
+    Committed,
+    /// <summary>Discarded because the step's loss or gradients were not finite.</summary>
+    GradientNotFinite,
+    /// <summary>Discarded because the statistics themselves were not finite.</summary>
+    StatisticsNotFinite,
+}
+
 /// <summary>
 /// The curvature half of KFAC, shared by KFAC and FOP: which layers, their capture hooks, Kronecker factors and
 /// preconditioners, and the schedule on which each is refreshed. One instance per optimizer.
@@ -194,23 +205,41 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
     }
 
     /// <summary>
-    /// Commits this step's statistics (if any) and rebuilds due preconditioners at damping lambda(step). Returns false,
-    /// committing nothing, when any layer's statistics are non-finite: the caller refuses the step. A failed decomposition
+    /// Commits this step's statistics (if any) and rebuilds due preconditioners at damping lambda(step). Commits nothing,
+    /// and says why, when any layer's statistics or the step's gradients (<paramref name="gradientsFinite"/>, a device
+    /// flag read together with the statistics' checks) are non-finite: the caller refuses the step. A failed decomposition
     /// keeps the previous preconditioner and is reported in <paramref name="warnings"/>.
     /// </summary>
-    public bool EndStep(long step, List<string> warnings)
+    public CurvatureCommit EndStep(long step, List<string> warnings, Tensor? gradientsFinite = null)
     {
         Capture.Active = false;
-        var bad = Enumerable.Range(0, Factors.Count).Where(i => Factors[i].HasPending && !Factors[i].PendingIsFinite()).ToList();
-        if (bad.Count > 0)
+        var pending = Enumerable.Range(0, Factors.Count).Where(i => Factors[i].HasPending).ToList();
+        if (pending.Count > 0)
         {
-            foreach (var f in Factors) f.Discard();
-            warnings.Add($"step {step}: non-finite curvature statistics in {string.Join(", ", bad.Select(i => Layers[i].Name))}; step refused, factors unchanged.");
-            return false;
+            // One read for every factor's finite check and the step's gradients (given as a device flag), so that nothing
+            // commits when either is not finite. Steps that gather no statistics read nothing here.
+            double[] finite;
+            using (var scope = torch.NewDisposeScope())
+            {
+                var flags = pending.Select(i => Factors[i].PendingFiniteFlag()).ToList();
+                flags.Add(gradientsFinite ?? torch.tensor(true, device: flags[0].device));
+                finite = HostReads.Doubles(torch.stack(flags.Select(f => f.to_type(ScalarType.Float64)).ToArray()));
+            }
+            if (finite[^1] == 0)
+            {
+                foreach (var f in Factors) f.Discard();
+                return CurvatureCommit.GradientNotFinite;
+            }
+            var bad = pending.Where((_, k) => finite[k] == 0).ToList();
+            if (bad.Count > 0)
+            {
+                foreach (var f in Factors) f.Discard();
+                warnings.Add($"step {step}: non-finite curvature statistics in {string.Join(", ", bad.Select(i => Layers[i].Name))}; step refused, factors unchanged.");
+                return CurvatureCommit.StatisticsNotFinite;
+            }
+            foreach (int i in pending) Factors[i].Commit(options.EmaDecay);
         }
-        foreach (var f in Factors)
-            if (f.HasPending) f.Commit(options.EmaDecay);
-        if (!IsInverseStep(step)) return true;
+        if (!IsInverseStep(step)) return CurvatureCommit.Committed;
         double damping = options.Damping.At(step);
         for (int i = 0; i < Factors.Count; i++)
         {
@@ -231,7 +260,7 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
                     : "Keeping the previous preconditioner."));
             }
         }
-        return true;
+        return CurvatureCommit.Committed;
     }
 
     /// <summary>F_damped^-1 V for layer <paramref name="i"/>; the plain V (reported) when no preconditioner exists yet.</summary>

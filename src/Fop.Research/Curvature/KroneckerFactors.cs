@@ -85,13 +85,13 @@ public sealed class KroneckerFactors : IDisposable
         else sum.add_(gram);
     }
 
-    /// <summary>Whether this step's scratch statistics are complete and finite.</summary>
-    public bool PendingIsFinite()
+    /// <summary>Whether this step's scratch statistics are complete and finite, as a device bool scalar (no read).</summary>
+    public Tensor PendingFiniteFlag()
     {
-        if (aSum is null || gSum is null || aRows == 0 || gExamples == 0) return false;
+        if (aSum is null || gSum is null || aRows == 0 || gExamples == 0) return torch.tensor(false, device: (aSum ?? gSum)?.device ?? CPU);
         using var fa = aSum.isfinite().all();
         using var fg = gSum.isfinite().all();
-        return fa.item<bool>() && fg.item<bool>();
+        return fa.logical_and(fg);
     }
 
     /// <summary>Whether any statistics were gathered since the last commit or discard.</summary>

@@ -95,7 +95,7 @@ public abstract class KroneckerPreconditioner : IDisposable
     internal static bool AllFinite(Tensor t)
     {
         using var f = t.isfinite().all();
-        return f.item<bool>();
+        return Optim.HostReads.Scalar(f) != 0;
     }
 
     /// <summary>Throws a <see cref="CurvatureException"/> when any tensor is not finite.</summary>
@@ -104,11 +104,20 @@ public abstract class KroneckerPreconditioner : IDisposable
         if (!tensors.All(AllFinite)) throw new CurvatureException($"{what} is not finite.");
     }
 
-    /// <summary>Inner product &lt;u, v&gt; = sum(u * v) as a double.</summary>
+    /// <summary>Inner product &lt;u, v&gt; = sum(u * v) as a double (one read to the host).</summary>
     public static double Dot(Tensor u, Tensor v)
     {
-        using var p = (u * v).sum();
-        return p.to_type(ScalarType.Float64).item<double>();
+        using var p = DotTensor(u, v);
+        return Optim.HostReads.Scalar(p);
+    }
+
+    /// <summary>Inner product &lt;u, v&gt; = sum(u * v) as a float64 0-dimensional tensor on the device (no read).</summary>
+    public static Tensor DotTensor(Tensor u, Tensor v)
+    {
+        var p = (u * v).sum();
+        // to_type to the same dtype hands back the same tensor: dispose the float32 sum only when a copy was made.
+        if (p.dtype == ScalarType.Float64) return p;
+        using (p) return p.to_type(ScalarType.Float64);
     }
 }
 
@@ -125,8 +134,9 @@ internal sealed class PiSplitPreconditioner : KroneckerPreconditioner
         using var scope = torch.NewDisposeScope();
         Damping = damping;
         UsedFloat64Retry = retried;
-        double trA = a.trace().to_type(ScalarType.Float64).item<double>() / a.shape[0];
-        double trG = g.trace().to_type(ScalarType.Float64).item<double>() / g.shape[0];
+        var traces = Optim.HostReads.Scalars(a.trace(), g.trace());
+        double trA = traces[0] / a.shape[0];
+        double trG = traces[1] / g.shape[0];
         double pi = trA > 0 && trG > 0 ? Math.Sqrt(trA / trG) : 1.0;
         double sqrtDamping = Math.Sqrt(damping);
         this.a = a.clone();

@@ -26,6 +26,12 @@ public abstract class Likelihood
     /// <summary>Number of correct predictions (classification) or 0.</summary>
     public virtual long Correct(Tensor outputs, Tensor targets) => 0;
 
+    /// <summary>
+    /// The same count as an int64 0-dimensional tensor on the outputs' device, so a step can read it together with its
+    /// other scalars; the default wraps <see cref="Correct"/> (one read of its own).
+    /// </summary>
+    public virtual Tensor CorrectCount(Tensor outputs, Tensor targets) => torch.tensor(Correct(outputs, targets), ScalarType.Int64, outputs.device);
+
     sealed class CategoricalLikelihood : Likelihood
     {
         public override Tensor LossSum(Tensor outputs, Tensor targets) =>
@@ -60,9 +66,15 @@ public abstract class Likelihood
 
         public override long Correct(Tensor outputs, Tensor targets)
         {
+            using var count = CorrectCount(outputs, targets);
+            return (long)Optim.HostReads.Scalar(count);
+        }
+
+        public override Tensor CorrectCount(Tensor outputs, Tensor targets)
+        {
             using var pred = outputs.argmax(1);
             using var eq = pred.eq(targets);
-            return eq.sum().item<long>();
+            return eq.sum();
         }
     }
 

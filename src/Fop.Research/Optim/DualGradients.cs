@@ -7,9 +7,9 @@ namespace Fop.Research.Optim;
 
 /// <summary>
 /// The two gradients FOP compares: g1 and g2 (each the mean gradient of its part of the batch), one tensor per trainable
-/// parameter each, with the batch's loss and how many examples each part had.
+/// parameter each, with the batch's loss sum (float64) and correct count (int64) as device scalars and how many examples each part had.
 /// </summary>
-public sealed record DualGradients(IReadOnlyList<Tensor> First, IReadOnlyList<Tensor> Second, double LossSum, long Correct, long FirstExamples, long SecondExamples)
+public sealed record DualGradients(IReadOnlyList<Tensor> First, IReadOnlyList<Tensor> Second, Tensor LossSum, Tensor Correct, long FirstExamples, long SecondExamples)
 {
     /// <summary>Examples in the whole batch.</summary>
     public long Examples => FirstExamples + SecondExamples;

@@ -35,11 +35,13 @@ public sealed class FirstOrderOptimizer : ModelOptimizer
         long n = inputs.shape[0];
         var (lossSum, correct) = GradientPass.Accumulate(Model, Likelihood, inputs, targets, MicroBatchSize, n, timer: Timer);
         var grads = CurrentGradients();
-        if (!AllFinite(lossSum, grads)) { ZeroGrad(); return NonFinite(lossSum, n); }
+        // The step's one read: loss, correct count and the finite check together.
+        var read = HostReads.Scalars(lossSum, correct, HostReads.AllFinite(grads.Append(lossSum), inputs.device));
+        if (read[2] == 0) { ZeroGrad(); return NonFinite(read[0], n); }
         var items = Parameters.Select((p, i) => new ParameterDirection(p.Name, p.Parameter, grads[i])).ToList();
         ClipGlobalNorm(items, gradClip);
         rule.Apply(items, lr);
-        return new StepResult(lossSum, correct, n);
+        return new StepResult(read[0], (long)read[1], n);
     }
 
     /// <inheritdoc />

@@ -38,18 +38,15 @@ public sealed class Fop : NaturalGradientOptimizer
         ZeroGrad();
         Curvature.BeginStep(StepCount);
         var dual = source.Compute(Model, Likelihood, inputs, targets, MicroBatchSize, () => { var g = CopyGradients(); ZeroGrad(); return g; }, Curvature, Timer);
-        if (!AllFinite(dual.LossSum, dual.First.Concat(dual.Second)))
-        {
-            Curvature.DiscardStep();
-            return NonFinite(dual.LossSum, dual.Examples);
-        }
-        bool committed;
+        var gradientsFinite = HostReads.AllFinite(dual.First.Concat(dual.Second).Append(dual.LossSum), inputs.device);
+        CurvatureCommit commit;
         using (PhaseTimer.Time(Timer, StepPhase.Curvature))
         {
             Curvature.GatherSubset(Model, inputs, targets, StepCount, MicroBatchSize);
-            committed = Curvature.EndStep(StepCount, Warnings);
+            commit = Curvature.EndStep(StepCount, Warnings, gradientsFinite);
         }
-        if (!committed) return NonFinite(dual.LossSum, dual.Examples, "curvature statistics");
+        if (commit != CurvatureCommit.Committed)
+            return NonFinite(HostReads.Scalar(dual.LossSum), dual.Examples, commit == CurvatureCommit.StatisticsNotFinite ? "curvature statistics" : "loss or gradient");
 
         var index = new Dictionary<object, int>(ReferenceEqualityComparer.Instance);
         for (int k = 0; k < Parameters.Count; k++) index[Parameters[k].Parameter] = k;
@@ -59,19 +56,14 @@ public sealed class Fop : NaturalGradientOptimizer
         var layers = Curvature.Layers;
         var directions = new List<Tensor>(layers.Count);
         var averages = new List<Tensor>(layers.Count);
-        var perLayer = new List<FopLayerDiagnostics>(layers.Count);
-        double dot12 = 0, n1 = 0, n2 = 0;
+        var projections = new List<LayerProjection>(layers.Count);
+        var halves = new List<Tensor>();
         for (int i = 0; i < layers.Count; i++)
         {
             var g1 = Matrix(layers[i], dual.First);
             var g2 = Matrix(layers[i], dual.Second);
             averages.Add(g1 * dual.FirstWeight + g2 * (1 - dual.FirstWeight));
-            if (diagnostics)
-            {
-                dot12 += KroneckerPreconditioner.Dot(g1, g2);
-                n1 += KroneckerPreconditioner.Dot(g1, g1);
-                n2 += KroneckerPreconditioner.Dot(g2, g2);
-            }
+            if (diagnostics) halves.Add(torch.stack([KroneckerPreconditioner.DotTensor(g1, g2), KroneckerPreconditioner.DotTensor(g1, g1), KroneckerPreconditioner.DotTensor(g2, g2)]));
             var p = Curvature.Preconditioner(i);
             if (p is null)
             {
@@ -80,16 +72,25 @@ public sealed class Fop : NaturalGradientOptimizer
             }
             var projection = FisherOrthogonalProjection.Compute(layers[i].Name, g1, g2, p, options, diagnostics, lr, dual.FirstWeight);
             directions.Add(projection.Update);
-            perLayer.Add(projection.Diagnostics);
+            projections.Add(projection);
         }
-        FopDiagnostics? report = perLayer.Count > 0 ? new FopDiagnostics(perLayer, diagnostics && n1 > 0 && n2 > 0 ? dot12 / Math.Sqrt(n1 * n2) : double.NaN) : null;
+        // s, beta and eta stay on the device; only a diagnostics step reads them (and the halves' cosine) to the host.
+        FopDiagnostics? report = null;
+        if (diagnostics && projections.Count > 0)
+        {
+            var sums = HostReads.Doubles(torch.stack(halves).sum(dim: 0));
+            report = new FopDiagnostics(LayerProjection.ReadAll(projections), sums[1] > 0 && sums[2] > 0 ? sums[0] / Math.Sqrt(sums[1] * sums[2]) : double.NaN);
+        }
         LastDiagnostics = report ?? LastDiagnostics;
 
-        double nu = Tail.KlClipFactor(directions.Zip(averages), lr);
-        if (!double.IsFinite(nu) || !AllFinite(0, directions)) return NonFinite(dual.LossSum, dual.Examples, $"FOP direction (KL-clip factor {nu})");
-        if (nu != 1.0) foreach (var d in directions) d.mul_(nu);
+        var nu = Tail.KlClipFactor(directions.Zip(averages), lr);
+        // The step's one read on steps without curvature work or diagnostics: loss, correct count, every finite check, nu.
+        var finite = HostReads.AllFinite(nu is null ? directions : directions.Append(nu), inputs.device).logical_and(gradientsFinite);
+        var read = HostReads.Scalars(dual.LossSum, dual.Correct, finite, nu ?? HostReads.Constant(1, inputs.device));
+        if (read[2] == 0) return NonFinite(read[0], dual.Examples, $"loss, gradient or FOP direction (KL-clip factor {read[3]})");
+        if (nu is not null) foreach (var d in directions) d.mul_(nu.to_type(d.dtype));
         Tail.Apply(layers, directions, Parameters, dual.Average, lr);
-        return new StepResult(dual.LossSum, dual.Correct, dual.Examples, Fop: report,
+        return new StepResult(read[0], (long)read[1], dual.Examples, Fop: report,
             Noise: NoiseDue ? NoiseFrom(dual.First, dual.Second, dual.FirstExamples, dual.SecondExamples) : null);
     }
 }

@@ -28,15 +28,16 @@ public static class GradientPass
 {
     /// <summary>
     /// Adds the gradient of (sum of per-example losses over the batch) / <paramref name="normalizer"/> to each parameter's .grad,
-    /// running at most <paramref name="microBatchSize"/> examples at once (0: all). Returns the loss sum and correct count.
+    /// running at most <paramref name="microBatchSize"/> examples at once (0: all). Returns the loss sum (float64) and the
+    /// correct count (int64) as 0-dimensional tensors on the batch's device: nothing is read back to the host here.
     /// </summary>
-    public static (double LossSum, long Correct) Accumulate(Module<Tensor, Tensor> model, Likelihood likelihood, Tensor inputs, Tensor targets,
+    public static (Tensor LossSum, Tensor Correct) Accumulate(Module<Tensor, Tensor> model, Likelihood likelihood, Tensor inputs, Tensor targets,
         int microBatchSize, long normalizer, ICurvatureRecorder? recorder = null, PhaseTimer? timer = null)
     {
         long n = inputs.shape[0];
         long chunk = microBatchSize <= 0 ? n : Math.Min(n, microBatchSize);
-        double lossSum = 0;
-        long correct = 0;
+        var lossSum = torch.zeros(Array.Empty<long>(), ScalarType.Float64, inputs.device);
+        var correct = torch.zeros(Array.Empty<long>(), ScalarType.Int64, inputs.device);
         for (long start = 0; start < n; start += chunk)
         {
             using var scope = torch.NewDisposeScope();
@@ -48,8 +49,8 @@ public static class GradientPass
             {
                 outputs = model.call(x);
                 sum = likelihood.LossSum(outputs, y);
-                lossSum += sum.to_type(ScalarType.Float64).item<double>();
-                correct += likelihood.Correct(outputs.detach(), y);
+                lossSum.add_(sum.detach().to_type(ScalarType.Float64));
+                correct.add_(likelihood.CorrectCount(outputs.detach(), y));
             }
             if (recorder is not null)
                 using (PhaseTimer.Time(timer, StepPhase.Curvature)) recorder.BeforeBackward(outputs, y);

@@ -28,34 +28,32 @@ public sealed class Kfac : NaturalGradientOptimizer
         Curvature.BeginStep(StepCount);
         var (lossSum, correct) = GradientPass.Accumulate(Model, Likelihood, inputs, targets, MicroBatchSize, n, Curvature, Timer);
         var grads = CurrentGradients();
-        if (!AllFinite(lossSum, grads))
-        {
-            Curvature.DiscardStep();
-            ZeroGrad();
-            return NonFinite(lossSum, n);
-        }
-        bool committed;
+        var gradientsFinite = HostReads.AllFinite(grads.Append(lossSum), inputs.device);
+        CurvatureCommit commit;
         using (PhaseTimer.Time(Timer, StepPhase.Curvature))
         {
             Curvature.GatherSubset(Model, inputs, targets, StepCount, MicroBatchSize);
-            committed = Curvature.EndStep(StepCount, Warnings);
+            commit = Curvature.EndStep(StepCount, Warnings, gradientsFinite);
         }
-        if (!committed)
+        if (commit != CurvatureCommit.Committed)
         {
             ZeroGrad();
-            return NonFinite(lossSum, n, "curvature statistics");
+            return NonFinite(HostReads.Scalar(lossSum), n, commit == CurvatureCommit.StatisticsNotFinite ? "curvature statistics" : "loss or gradient");
         }
         var layers = Curvature.Layers;
         var gradientMatrices = layers.Select(l => l.GradientMatrix()).ToList();
         var directions = gradientMatrices.Select((g, i) => Curvature.Precondition(i, g, Warnings)).ToList();
-        double nu = Tail.KlClipFactor(directions.Zip(gradientMatrices), lr);
-        if (!double.IsFinite(nu) || !AllFinite(0, directions))
+        var nu = Tail.KlClipFactor(directions.Zip(gradientMatrices), lr);
+        // The step's one read on steps without curvature work: loss, correct count, every finite check and the KL-clip factor.
+        var finite = HostReads.AllFinite(nu is null ? directions : directions.Append(nu), inputs.device).logical_and(gradientsFinite);
+        var read = HostReads.Scalars(lossSum, correct, finite, nu ?? HostReads.Constant(1, inputs.device));
+        if (read[2] == 0)
         {
             ZeroGrad();
-            return NonFinite(lossSum, n, $"preconditioned direction (KL-clip factor {nu})");
+            return NonFinite(read[0], n, $"loss, gradient or preconditioned direction (KL-clip factor {read[3]})");
         }
-        if (nu != 1.0) foreach (var d in directions) d.mul_(nu);
+        if (nu is not null) foreach (var d in directions) d.mul_(nu.to_type(d.dtype));
         Tail.Apply(layers, directions, Parameters, i => grads[i], lr);
-        return new StepResult(lossSum, correct, n);
+        return new StepResult(read[0], (long)read[1], n);
     }
 }

@@ -147,30 +147,20 @@ public abstract class ModelOptimizer : IDisposable
     protected List<Tensor> CurrentGradients() =>
         Parameters.Select(p => { using var g = p.Parameter.grad; return g is null ? torch.zeros_like(p.Parameter) : g.detach(); }).ToList();
 
-    /// <summary>True when the loss and every tensor are finite.</summary>
-    protected static bool AllFinite(double loss, IEnumerable<Tensor> tensors)
-    {
-        if (!double.IsFinite(loss)) return false;
-        foreach (var t in tensors)
-        {
-            using var f = t.isfinite().all();
-            if (!f.item<bool>()) return false;
-        }
-        return true;
-    }
 
     /// <summary>The result of a step refused because <paramref name="what"/> was non-finite.</summary>
     protected StepResult NonFinite(double lossSum, long examples, string what = "loss or gradient") =>
         new(lossSum, 0, examples, Skipped: true, Message: $"{Name} step {StepCount}: non-finite {what} (loss sum {lossSum}); weights and optimizer state left unchanged.");
 
-    /// <summary>Scales directions so their global norm is at most <paramref name="maxNorm"/> (no-op when null).</summary>
+    /// <summary>Scales directions so their global norm is at most <paramref name="maxNorm"/> (no-op when null); on the device, no read.</summary>
     internal static void ClipGlobalNorm(IReadOnlyList<ParameterDirection> items, double? maxNorm)
     {
-        if (maxNorm is not double max) return;
-        double total = 0;
-        foreach (var item in items) { using var n = item.Direction.square().sum(); total += n.to_type(ScalarType.Float64).item<double>(); }
-        double norm = Math.Sqrt(total);
-        if (norm > max) foreach (var item in items) item.Direction.mul_(max / norm);
+        if (maxNorm is not double max || items.Count == 0) return;
+        using var scope = torch.NewDisposeScope();
+        var total = torch.stack(items.Select(i => i.Direction.square().sum().to_type(ScalarType.Float64)).ToArray()).sum();
+        // min(1, max / norm): 1 below the limit (and for a zero norm, where max / 0 is infinite).
+        var factor = (max / total.sqrt()).clamp_max(1.0);
+        foreach (var item in items) item.Direction.mul_(factor.to_type(item.Direction.dtype));
     }
 
     /// <inheritdoc />

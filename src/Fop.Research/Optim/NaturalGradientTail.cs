@@ -21,12 +21,15 @@ internal sealed class NaturalGradientTail
         plainRule = options.Unpreconditioned == UnpreconditionedRule.Adamw ? options.AdamW.CreateRule() : preconditionedRule;
     }
 
-    /// <summary>KL clipping factor nu = min(1, sqrt(kappa / |sum_l lr^2 &lt;V_l, g_l&gt;|)) (1 when off).</summary>
-    public double KlClipFactor(IEnumerable<(Tensor Direction, Tensor Gradient)> layers, double lr)
+    /// <summary>KL clipping factor nu = min(1, sqrt(kappa / |sum_l lr^2 &lt;V_l, g_l&gt;|)) as a float64 device scalar (1 for vg = 0, NaN when vg is); null when clipping is off.</summary>
+    public Tensor? KlClipFactor(IEnumerable<(Tensor Direction, Tensor Gradient)> layers, double lr)
     {
-        if (options.KlClip is not double kappa) return 1.0;
-        double vg = layers.Sum(l => KroneckerPreconditioner.Dot(l.Direction, l.Gradient)) * lr * lr;
-        return vg == 0 ? 1.0 : Math.Min(1.0, Math.Sqrt(kappa / Math.Abs(vg)));
+        if (options.KlClip is not double kappa) return null;
+        var list = layers.ToList();
+        if (list.Count == 0) return null;
+        using var scope = torch.NewDisposeScope();
+        var vg = torch.stack(list.Select(l => KroneckerPreconditioner.DotTensor(l.Direction, l.Gradient)).ToArray()).sum() * (lr * lr);
+        return (kappa / vg.abs()).sqrt().clamp_max(1.0).MoveToOuterDisposeScope();
     }
 
     /// <summary>Applies the update: preconditioned layer matrices (already scaled) and plain gradients for everything else.</summary>

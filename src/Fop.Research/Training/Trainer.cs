@@ -308,7 +308,7 @@ public sealed class Trainer
         var (lossSum, _) = GradientPass.Accumulate(model, Likelihood.Categorical, x, y, microBatchSize, x.shape[0]);
         slope = named.Sum(p => { using var g = p.parameter.grad; return g is null ? 0 : (g.to_type(ScalarType.Float64) * direction[p.name].to_type(ScalarType.Float64)).sum().item<double>(); });
         Zero();
-        return lossSum / x.shape[0];
+        return HostReads.Scalar(lossSum) / x.shape[0];
     }
 
     /// <summary>Mean loss and accuracy of <paramref name="model"/> on a data set, in eval mode without gradients.</summary>

@@ -51,8 +51,10 @@ public sealed class ClipTests
         var tail = new NaturalGradientTail(KfacOptions.Paper with { KlClip = 1e-3 });
         var nan = torch.full(3, 3, double.NaN, dtype: ScalarType.Float64);
         var ones = torch.ones(3, 3, dtype: ScalarType.Float64);
-        Assert.True(double.IsNaN(tail.KlClipFactor([(nan, ones)], 0.1)));
-        Assert.Equal(1.0, new NaturalGradientTail(KfacOptions.Paper).KlClipFactor([(nan, ones)], 0.1));   // off: no factor
+        Assert.True(double.IsNaN(HostReads.Scalar(tail.KlClipFactor([(nan, ones)], 0.1)!)));
+        Assert.Null(new NaturalGradientTail(KfacOptions.Paper).KlClipFactor([(nan, ones)], 0.1));   // off: no factor
+        var zeros = torch.zeros(3, 3, dtype: ScalarType.Float64);
+        Assert.Equal(1.0, HostReads.Scalar(tail.KlClipFactor([(zeros, ones)], 0.1)!));              // a zero step is not clipped
     }
 
     [Theory]

@@ -1,0 +1,73 @@
+using Fop.Research.Curvature;
+using Fop.Research.Optim;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Fop.Research.Tests.Core;
+
+/// <summary>
+/// On a GPU every read of a tensor value to the host is a synchronisation. A step that does no curvature work and logs
+/// no diagnostics reads exactly once (loss, correct count, finite checks and the KL-clip factor together); a step that
+/// gathers curvature statistics reads once more to check them before they commit. Counted through <see cref="HostReads"/>.
+/// </summary>
+public class HostReadTests
+{
+    static (Tensor X, Tensor Y) Batch()
+    {
+        var g = new Generator(5);
+        return (torch.randn(new long[] { 32, 6 }, generator: g, dtype: ScalarType.Float64), torch.randint(0, 4, new long[] { 32 }, generator: g));
+    }
+
+    static ModelOptimizer Make(string kind, TorchSharp.Modules.Sequential model)
+    {
+        // Curvature every 2nd step, inverses every 4th, KL clip on and gradient clipping on: every device-side scalar is exercised.
+        var kfac = TestModels.Plain(FisherType.MonteCarlo, 0.05) with { CurvatureInterval = 2, InverseInterval = 4, KlClip = 1e-3, GradClip = 1.0 };
+        return kind switch
+        {
+            "sgd" => FirstOrderOptimizer.Sgd(model, SgdOptions.Paper, gradClip: 1.0),
+            "adamw" => FirstOrderOptimizer.AdamW(model, AdamWOptions.Default, gradClip: 1.0),
+            "kfac" => new Kfac(model, kfac),
+            _ => new Optim.Fop(model, FopOptions.Paper with { Kfac = kfac, DiagnosticsInterval = 0 }),
+        };
+    }
+
+    [Theory]
+    [InlineData("sgd")]
+    [InlineData("adamw")]
+    [InlineData("kfac")]
+    [InlineData("fop")]
+    public void AStepWithoutCurvatureWorkReadsToTheHostOnce(string kind)
+    {
+        var (x, y) = Batch();
+        using var optimizer = Make(kind, TestModels.Mlp(1, 6, 8, 4));
+        var reads = new List<long>();
+        for (int step = 0; step < 6; step++)
+        {
+            long before = HostReads.Count;
+            var result = optimizer.Step(x, y, 0.05);
+            Assert.False(result.Skipped, result.Message);
+            reads.Add(HostReads.Count - before);
+        }
+        if (kind is "sgd" or "adamw") Assert.All(reads, r => Assert.Equal(1, r));
+        else
+        {
+            Assert.Equal([1L, 1L], new[] { reads[1], reads[3] });   // odd steps: no curvature work
+            Assert.Equal(2, reads[2]);                               // statistics checked before they commit, no inverse due
+            Assert.True(reads[4] > 2, "an inverse step decomposes (and checks) every layer's factors");
+        }
+    }
+
+    [Fact]
+    public void FopDiagnosticsStepsReadSBetaAndEtaTogether()
+    {
+        var (x, y) = Batch();
+        var kfac = TestModels.Plain(FisherType.Empirical, 0.05) with { CurvatureInterval = 2, InverseInterval = 2 };
+        using var fop = new Optim.Fop(TestModels.Mlp(1, 6, 8, 4), FopOptions.Paper with { Kfac = kfac, DiagnosticsInterval = 3 });
+        for (int i = 0; i < 3; i++) fop.Step(x, y, 0.05);                  // steps 0-2; step 3 is a diagnostics step
+        long before = HostReads.Count;
+        var result = fop.Step(x, y, 0.05);                                     // step 3: diagnostics, no curvature
+        Assert.Equal(3, HostReads.Count - before);                             // diagnostics of all layers, the halves' cosine, the step's read
+        Assert.NotNull(result.Fop);
+        Assert.All(result.Fop!.Layers, l => Assert.True(double.IsFinite(l.Beta) && l.Eta > 0 && double.IsFinite(l.KlBase)));
+    }
+}
