@@ -36,17 +36,18 @@ public static class ExperimentTables
 
     /// <summary>
     /// Runs next to the paper's cell for the same batch and optimizer: best accuracy, epochs and training seconds to the
-    /// run's target. <paramref name="label"/> says what the runs were on (e.g. "stand-in data, CPU"), so the two are never mistaken for each other.
+    /// run's target. <paramref name="label"/> says what the runs were on (e.g. "stand-in data, CPU"), so the two are never mistaken
+    /// for each other; <paramref name="paperBatch"/> picks the paper's row when the runs used another batch (a smoke run of a config).
     /// </summary>
-    public static DataFrame SideBySide(IEnumerable<RunSummary> runs, IEnumerable<PaperTimeToTarget> paper, string label)
+    public static DataFrame SideBySide(IEnumerable<RunSummary> runs, IEnumerable<PaperTimeToTarget> paper, string label, int? paperBatch = null)
     {
         var table = paper.ToList();
         var list = runs.ToList();
         return new DataFrame(
             new StringDataFrameColumn("optimizer", list.Select(r => r.Optimizer)),
             new Int32DataFrameColumn("batch", list.Select(r => r.BatchSize)),
-            new StringDataFrameColumn("paper", list.Select(r => table.FirstOrDefault(c => c.Batch == r.BatchSize && c.Optimizer == r.Optimizer) is { } c
-                ? c.Epochs is int e ? $"{e} ep / {c.Time:0.0} {c.TimeUnit}" : "not reached" : "not in the paper")),
+            new StringDataFrameColumn("paper", list.Select(r => table.FirstOrDefault(c => c.Batch == (paperBatch ?? r.BatchSize) && c.Optimizer == r.Optimizer) is { } c
+                ? $"batch {c.Batch}: " + (c.Epochs is int e ? $"{e} ep / {c.Time:0.0} {c.TimeUnit}" : "not reached") : "not in the paper")),
             new StringDataFrameColumn("this run", list.Select(_ => label)),
             new DoubleDataFrameColumn("best accuracy", list.Select(r => r.BestTestAccuracy)),
             new StringDataFrameColumn("epochs / train s to target", list.Select(r => r.TimeToTarget is { } t ? $"{t.Epoch} / {t.TrainSeconds:0.0} s" : "not reached")),

@@ -80,7 +80,8 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
         Capture.Active = curvature && !subsetStep;
         Capture.RetainOutputGradients = Capture.Active && options.Fisher == FisherType.Empirical;
         sampler?.Dispose();
-        sampler = curvature && options.Fisher == FisherType.MonteCarlo ? BatchOrder.Generator(seed, 3, step) : null;
+        // Labels are sampled where the outputs live (the model's device).
+        sampler = curvature && options.Fisher == FisherType.MonteCarlo ? BatchOrder.Generator(seed, Layers.Count > 0 ? Layers[0].Weight.device : CPU, 3, step) : null;
         positionSampler?.Dispose();
         positionSampler = curvature && options.ConvPositions is not null ? BatchOrder.Generator(seed, 4, step) : null;
     }

@@ -16,14 +16,19 @@ public static class BatchOrder
     public static int StepsPerEpoch(int count, int batchSize) =>
         batchSize > 1 && count % batchSize == 1 && count > 1 ? count / batchSize : (count + batchSize - 1) / batchSize;
 
-    /// <summary>A generator seeded from a run seed and stream numbers (epoch, step, purpose).</summary>
-    public static Generator Generator(long seed, params long[] stream)
+    /// <summary>A CPU generator seeded from a run seed and stream numbers (epoch, step, purpose).</summary>
+    public static Generator Generator(long seed, params long[] stream) => Generator(seed, torch.CPU, stream);
+
+    /// <summary>
+    /// A generator on <paramref name="device"/> seeded from a run seed and stream numbers: libtorch refuses a CPU
+    /// generator for random numbers drawn on a GPU. The same seed gives different draws on different device types.
+    /// </summary>
+    public static Generator Generator(long seed, Device device, params long[] stream)
     {
         // SplitMix64 mixing keeps streams for different (epoch, step) far apart.
         ulong z = (ulong)seed;
         foreach (var s in stream) z = Mix(z ^ Mix((ulong)s + 0x9E3779B97F4A7C15UL));
-        var g = new Generator((ulong)(Mix(z) >> 1));
-        return g;
+        return new Generator((ulong)(Mix(z) >> 1), device);
     }
 
     static ulong Mix(ulong z)

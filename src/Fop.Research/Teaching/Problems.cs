@@ -15,8 +15,19 @@ public static class Problems
     internal static double Gaussian(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
 }
 
+/// <summary>A model linear in its two weights, f = w · x: one layer with one output, whose output has no curvature.</summary>
+internal abstract class LinearInWeights(double[][] inputs, double[] targets) : TwoWeightProblem(inputs, targets)
+{
+    public override double Output(Vec2 w, double[] x) => w.X * x[0] + w.Y * x[1];
+    public override Vec2 OutputGradient(Vec2 w, double[] x) => new(x[0], x[1]);
+    public override Mat2 OutputHessian(Vec2 w, double[] x) => new(0, 0, 0, 0);
+    // One layer: A = E[x xᵀ], G = E[Λ] (the Fisher weight averaged over the examples).
+    public override IReadOnlyList<KfacBlock> Kfac(Vec2 w, IReadOnlyList<int> examples) =>
+        [new KfacBlock("layer", [0, 1], SecondMoment(examples.Select(i => Inputs[i])), examples.Average(i => FisherWeight(Output(w, Inputs[i]))))];
+}
+
 /// <summary>See <see cref="Problems.IllConditionedQuadratic"/>.</summary>
-internal sealed class LinearRegression2D : TwoWeightProblem
+internal sealed class LinearRegression2D : LinearInWeights
 {
     public LinearRegression2D(int count, double condition, long seed) : base(Data(count, condition, seed, out var y), y) { }
 
@@ -41,15 +52,10 @@ internal sealed class LinearRegression2D : TwoWeightProblem
     public override OutputNoise Noise => OutputNoise.Gaussian;
     public override Vec2 Start => new(-1.5, 1.5);
     public override (double X0, double X1, double Y0, double Y1) View => (-2.5, 3, -3, 2.5);
-    public override double Output(Vec2 w, double[] x) => w.X * x[0] + w.Y * x[1];
-    public override Vec2 OutputGradient(Vec2 w, double[] x) => new(x[0], x[1]);
-    public override Mat2 OutputHessian(Vec2 w, double[] x) => new(0, 0, 0, 0);
-    public override IReadOnlyList<KfacBlock> Kfac(Vec2 w, IReadOnlyList<int> examples) =>
-        [new KfacBlock("layer", [0, 1], SecondMoment(examples.Select(i => Inputs[i])), 1.0)];
 }
 
 /// <summary>See <see cref="Problems.LogisticRegression"/>.</summary>
-internal sealed class LogisticRegression2D : TwoWeightProblem
+internal sealed class LogisticRegression2D : LinearInWeights
 {
     public LogisticRegression2D(int count, long seed) : base(Data(count, seed, out var y), y) { }
 
@@ -73,11 +79,6 @@ internal sealed class LogisticRegression2D : TwoWeightProblem
     public override OutputNoise Noise => OutputNoise.Bernoulli;
     public override Vec2 Start => new(-1, 0.5);
     public override (double X0, double X1, double Y0, double Y1) View => (-2, 3.5, -1, 6.5);
-    public override double Output(Vec2 w, double[] x) => w.X * x[0] + w.Y * x[1];
-    public override Vec2 OutputGradient(Vec2 w, double[] x) => new(x[0], x[1]);
-    public override Mat2 OutputHessian(Vec2 w, double[] x) => new(0, 0, 0, 0);
-    public override IReadOnlyList<KfacBlock> Kfac(Vec2 w, IReadOnlyList<int> examples) =>
-        [new KfacBlock("layer", [0, 1], SecondMoment(examples.Select(i => Inputs[i])), examples.Average(i => FisherWeight(Output(w, Inputs[i]))))];
 }
 
 /// <summary>See <see cref="Problems.TinyTwoLayerNet"/>.</summary>

@@ -73,18 +73,13 @@ public abstract class TwoWeightProblem
         return (1.0 / ex.Count) * g;
     }
 
-    /// <summary>Hessian of the mean loss: Gauss-Newton part Λ J Jᵀ plus the residual times the output's curvature.</summary>
+    /// <summary>Hessian of the mean loss: the Gauss-Newton part (the Fisher) plus the residual times the output's curvature.</summary>
     public Mat2 Hessian(Vec2 w, IReadOnlyList<int>? examples = null)
     {
         var ex = examples ?? All;
-        var h = new Mat2(0, 0, 0, 0);
-        foreach (int i in ex)
-        {
-            double f = Output(w, Inputs[i]);
-            var j = OutputGradient(w, Inputs[i]);
-            h += FisherWeight(f) * Mat2.Outer(j, j) + Residual(f, Targets[i]) * OutputHessian(w, Inputs[i]);
-        }
-        return (1.0 / ex.Count) * h;
+        var h = Fisher(w, ex);
+        foreach (int i in ex) h += (Residual(Output(w, Inputs[i]), Targets[i]) / ex.Count) * OutputHessian(w, Inputs[i]);
+        return h;
     }
 
     /// <summary>The exact Fisher E_x E_y~model[∇ℓ ∇ℓᵀ] = mean Λ J Jᵀ.</summary>
