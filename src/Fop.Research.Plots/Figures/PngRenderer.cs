@@ -188,18 +188,19 @@ public static class PngRenderer
             line.LegendText = s.Label;
         }
         if (p.Paths.Count > 0) plot.ShowLegend(Edge.Right);
-        foreach (var m in p.Markers)
+        // Labelled points go into the legend, each in its own colour: labels written next to points overlap when the
+        // points are close (an SGD, a KFAC and a FOP step often land within a label's width of each other).
+        var markerColors = new ScottPlot.Palettes.Category10();
+        for (int k = 0; k < p.Markers.Count; k++)
         {
+            var m = p.Markers[k];
             var mk = plot.Add.Marker(m.X, m.Y);
             mk.Shape = m.Hollow ? MarkerShape.OpenCircle : MarkerShape.FilledCircle;
-            mk.Size = 10;
-            mk.Color = Colors.Red;
-            var text = plot.Add.Text(m.Label, m.X, m.Y);
-            text.LabelFontSize = 12;
-            text.LabelFontColor = Colors.White;
-            // Labels of points in the right half extend to the left, so they stay inside the panel.
-            text.LabelAlignment = m.X > (p.X[0] + p.X[^1]) / 2 ? Alignment.LowerRight : Alignment.LowerLeft;
+            mk.Size = 11;
+            mk.Color = markerColors.GetColor(k + 1);
+            mk.LegendText = m.Label;
         }
+        if (p.Markers.Count > 0) plot.ShowLegend(Edge.Right);
         plot.Axes.SetLimits(p.X[0] - dx, p.X[^1] + dx, p.Y[0] - dy, p.Y[^1] + dy);
     }
 
