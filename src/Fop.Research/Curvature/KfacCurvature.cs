@@ -28,6 +28,7 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
     readonly long seed;
     readonly KroneckerPreconditioner?[] preconditioners;
     Generator? sampler, positionSampler;
+    List<int>? deferred;
     bool subsetStep;
 
     /// <summary>Finds the layers to precondition in <paramref name="model"/> and hooks them.</summary>
@@ -74,6 +75,7 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
     /// <summary>Arms or disarms capture for this step.</summary>
     public void BeginStep(long step)
     {
+        if (deferred is not null) ResolveDeferred(commit: false);
         bool curvature = IsCurvatureStep(step);
         // With factor_examples the statistics come from a separate pass over a subset (GatherSubset): the main pass records nothing.
         subsetStep = curvature && options.FactorExamples is not null;
@@ -203,18 +205,57 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
         Capture.Clear();
         Capture.Active = false;
         foreach (var f in Factors) f.Discard();
+        deferred = null;
+    }
+
+    /// <summary>
+    /// Whether the statistics <see cref="EndStep"/> left pending are finite (a device bool scalar; true when none are
+    /// pending), for the caller to read together with the rest of its step.
+    /// </summary>
+    public Tensor DeferredStatisticsFinite(Device device)
+    {
+        if (deferred is null) return torch.tensor(true, device: device);
+        using var scope = torch.NewDisposeScope();
+        return torch.stack(deferred.Select(i => Factors[i].PendingFiniteFlag()).ToArray()).all().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The layers whose pending statistics are not finite (one read; only on the path that refuses a step).</summary>
+    public IReadOnlyList<string> DeferredNonFiniteLayers()
+    {
+        if (deferred is null) return [];
+        using var scope = torch.NewDisposeScope();
+        var flags = HostReads.Doubles(torch.stack(deferred.Select(i => Factors[i].PendingFiniteFlag().to_type(ScalarType.Float64)).ToArray()));
+        return deferred.Where((_, k) => flags[k] == 0).Select(i => Layers[i].Name).ToList();
+    }
+
+    /// <summary>Commits (the step went through) or discards (it was refused) the statistics <see cref="EndStep"/> left pending.</summary>
+    public void ResolveDeferred(bool commit)
+    {
+        if (deferred is null) return;
+        foreach (int i in deferred)
+            if (commit) Factors[i].Commit(options.EmaDecay);
+            else Factors[i].Discard();
+        deferred = null;
     }
 
     /// <summary>
     /// Commits this step's statistics (if any) and rebuilds due preconditioners at damping lambda(step). Commits nothing,
     /// and says why, when any layer's statistics or the step's gradients (<paramref name="gradientsFinite"/>, a device
     /// flag read together with the statistics' checks) are non-finite: the caller refuses the step. A failed decomposition
-    /// keeps the previous preconditioner and is reported in <paramref name="warnings"/>.
+    /// keeps the previous preconditioner and is reported in <paramref name="warnings"/>. On a curvature step that rebuilds
+    /// no preconditioner nothing here needs the new statistics (the step preconditions with the existing inverses), so
+    /// they stay pending, unread: the caller reads <see cref="DeferredStatisticsFinite"/> with its step's other scalars and
+    /// then calls <see cref="ResolveDeferred"/> — one read per step instead of two.
     /// </summary>
     public CurvatureCommit EndStep(long step, List<string> warnings, Tensor? gradientsFinite = null)
     {
         Capture.Active = false;
         var pending = Enumerable.Range(0, Factors.Count).Where(i => Factors[i].HasPending).ToList();
+        if (pending.Count > 0 && !IsInverseStep(step))
+        {
+            deferred = pending;
+            return CurvatureCommit.Committed;
+        }
         if (pending.Count > 0)
         {
             // One read for every factor's finite check and the step's gradients (given as a device flag), so that nothing

@@ -86,8 +86,9 @@ public sealed class Fop : NaturalGradientOptimizer
         var nu = Tail.KlClipFactor(directions.Zip(averages), lr);
         // The step's one read on steps without curvature work or diagnostics: loss, correct count, every finite check, nu.
         var finite = HostReads.AllFinite(nu is null ? directions : directions.Append(nu), inputs.device).logical_and(gradientsFinite);
-        var read = HostReads.Scalars(dual.LossSum, dual.Correct, finite, nu ?? HostReads.Constant(1, inputs.device));
-        if (read[2] == 0) return NonFinite(read[0], dual.Examples, $"loss, gradient or FOP direction (KL-clip factor {read[3]})");
+        var read = HostReads.Scalars(dual.LossSum, dual.Correct, finite, nu ?? HostReads.Constant(1, inputs.device), Curvature.DeferredStatisticsFinite(inputs.device));
+        if (read[2] == 0 || read[4] == 0) return Refused(read, dual.Examples, "FOP direction");
+        Curvature.ResolveDeferred(commit: true);
         if (nu is not null) foreach (var d in directions) d.mul_(nu.to_type(d.dtype));
         Tail.Apply(layers, directions, Parameters, dual.Average, lr);
         return new StepResult(read[0], (long)read[1], dual.Examples, Fop: report,

@@ -46,12 +46,13 @@ public sealed class Kfac : NaturalGradientOptimizer
         var nu = Tail.KlClipFactor(directions.Zip(gradientMatrices), lr);
         // The step's one read on steps without curvature work: loss, correct count, every finite check and the KL-clip factor.
         var finite = HostReads.AllFinite(nu is null ? directions : directions.Append(nu), inputs.device).logical_and(gradientsFinite);
-        var read = HostReads.Scalars(lossSum, correct, finite, nu ?? HostReads.Constant(1, inputs.device));
-        if (read[2] == 0)
+        var read = HostReads.Scalars(lossSum, correct, finite, nu ?? HostReads.Constant(1, inputs.device), Curvature.DeferredStatisticsFinite(inputs.device));
+        if (read[2] == 0 || read[4] == 0)
         {
             ZeroGrad();
-            return NonFinite(read[0], n, $"loss, gradient or preconditioned direction (KL-clip factor {read[3]})");
+            return Refused(read, n, "preconditioned direction");
         }
+        Curvature.ResolveDeferred(commit: true);
         if (nu is not null) foreach (var d in directions) d.mul_(nu.to_type(d.dtype));
         Tail.Apply(layers, directions, Parameters, i => grads[i], lr);
         return new StepResult(read[0], (long)read[1], n);

@@ -24,6 +24,19 @@ public abstract class NaturalGradientOptimizer : ModelOptimizer
     /// <inheritdoc />
     public override IReadOnlyList<string> PreconditionedParameters => Curvature.ParameterNames(Model);
 
+    /// <summary>
+    /// A step refused at its final read (<paramref name="read"/>: loss sum, correct count, finite flag, KL-clip factor,
+    /// finite flag of the pending curvature statistics): nothing commits, and the message says which check failed.
+    /// </summary>
+    private protected StepResult Refused(double[] read, long examples, string direction)
+    {
+        string what = read[4] == 0 ? "curvature statistics in " + string.Join(", ", Curvature.DeferredNonFiniteLayers())
+            : $"loss, gradient or {direction} (KL-clip factor {read[3]})";
+        if (read[4] == 0) Warnings.Add($"step {StepCount}: non-finite {what}; step refused, factors unchanged.");
+        Curvature.DiscardStep();
+        return NonFinite(read[0], examples, what);
+    }
+
     /// <inheritdoc />
     protected override void SaveState(IDictionary<string, Tensor> state)
     {
