@@ -13,6 +13,16 @@ public static class Problems
     public static TwoWeightProblem TinyTwoLayerNet(int count = 200, long seed = 0) => new TinyNet(count, seed);
 
     internal static double Gaussian(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
+
+    /// <summary>A data set of <paramref name="count"/> examples drawn one by one from a seeded generator.</summary>
+    internal static double[][] Draw(int count, int seed, Func<Random, int, (double[] X, double Y)> example, out double[] targets)
+    {
+        var r = new Random(seed);
+        var x = new double[count][];
+        targets = new double[count];
+        for (int i = 0; i < count; i++) (x[i], targets[i]) = example(r, i);
+        return x;
+    }
 }
 
 /// <summary>A model linear in its two weights, f = w · x: one layer with one output, whose output has no curvature.</summary>
@@ -33,19 +43,14 @@ internal sealed class LinearRegression2D : LinearInWeights
 
     static double[][] Data(int count, double condition, long seed, out double[] y)
     {
-        var r = new Random((int)seed);
-        var truth = new Vec2(1, -1);
-        var x = new double[count][];
-        y = new double[count];
-        // Inputs along a rotated basis with scales 1 and 1/sqrt(condition): the Hessian E[x xᵀ] has that condition number.
+        // Inputs along a rotated basis with scales 1 and 1/sqrt(condition): the Hessian E[x xᵀ] has that condition number; truth w = (1, -1).
         double c = Math.Cos(Math.PI / 6), s = Math.Sin(Math.PI / 6);
-        for (int i = 0; i < count; i++)
+        return Problems.Draw(count, (int)seed, (r, _) =>
         {
             double u = Problems.Gaussian(r), v = Problems.Gaussian(r) / Math.Sqrt(condition);
-            x[i] = [c * u - s * v, s * u + c * v];
-            y[i] = truth.X * x[i][0] + truth.Y * x[i][1] + 0.3 * Problems.Gaussian(r);
-        }
-        return x;
+            double[] x = [c * u - s * v, s * u + c * v];
+            return (x, x[0] - x[1] + 0.3 * Problems.Gaussian(r));
+        }, out y);
     }
 
     public override string Name => "ill-conditioned quadratic (linear regression)";
@@ -59,21 +64,12 @@ internal sealed class LogisticRegression2D : LinearInWeights
 {
     public LogisticRegression2D(int count, long seed) : base(Data(count, seed, out var y), y) { }
 
-    static double[][] Data(int count, long seed, out double[] y)
+    // Class means (±1, ±0.3), elongated noise: the classes overlap, so the minimum is finite.
+    static double[][] Data(int count, long seed, out double[] y) => Problems.Draw(count, (int)seed + 1, (r, i) =>
     {
-        var r = new Random((int)seed + 1);
-        var x = new double[count][];
-        y = new double[count];
-        for (int i = 0; i < count; i++)
-        {
-            int label = i % 2;
-            double sign = label == 1 ? 1 : -1;
-            // Class means (±1, ±0.3), elongated noise: the classes overlap, so the minimum is finite.
-            x[i] = [sign * 1.0 + 1.2 * Problems.Gaussian(r), sign * 0.3 + 0.4 * Problems.Gaussian(r)];
-            y[i] = label;
-        }
-        return x;
-    }
+        double sign = i % 2 == 1 ? 1 : -1;
+        return ([sign * 1.0 + 1.2 * Problems.Gaussian(r), sign * 0.3 + 0.4 * Problems.Gaussian(r)], i % 2);
+    }, out y);
 
     public override string Name => "logistic regression";
     public override OutputNoise Noise => OutputNoise.Bernoulli;
@@ -86,19 +82,11 @@ internal sealed class TinyNet : TwoWeightProblem
 {
     public TinyNet(int count, long seed) : base(Data(count, seed, out var y), y) { }
 
-    static double[][] Data(int count, long seed, out double[] y)
+    static double[][] Data(int count, long seed, out double[] y) => Problems.Draw(count, (int)seed + 2, (r, _) =>
     {
-        var r = new Random((int)seed + 2);
-        var x = new double[count][];
-        y = new double[count];
-        for (int i = 0; i < count; i++)
-        {
-            double v = 2 * Problems.Gaussian(r);
-            x[i] = [v];
-            y[i] = 1.5 * Math.Tanh(0.8 * v) + 0.2 * Problems.Gaussian(r);
-        }
-        return x;
-    }
+        double v = 2 * Problems.Gaussian(r);
+        return ([v], 1.5 * Math.Tanh(0.8 * v) + 0.2 * Problems.Gaussian(r));
+    }, out y);
 
     public override string Name => "tiny two-layer net f = w2 tanh(w1 x)";
     public override OutputNoise Noise => OutputNoise.Gaussian;
