@@ -68,7 +68,7 @@ internal sealed class ReportCommand : Command<ReportCommand.Settings>
             }
         }
         var md = new StringBuilder($"# Report: {s.Folder}\n\nMade by `./fop report {s.Folder}`{(s.Target is null ? "" : $" --target {s.Target}")}. Each figure is a PNG and an interactive HTML page that works offline.\n\n");
-        if (summaryTable is not null) md.Append("## Summary (reported configuration per model, batch and optimizer; mean and std over seeds)\n\n").Append(MarkdownTable(summaryTable)).Append('\n');
+        if (summaryTable is not null) md.Append("## Summary (reported configuration per model, batch and optimizer; mean and std over seeds)\n\n").Append(Tables.Markdown(summaryTable)).Append('\n');
         foreach (var f in figures)
         {
             var (png, html) = f.Save(outDir);
@@ -77,19 +77,6 @@ internal sealed class ReportCommand : Command<ReportCommand.Settings>
         }
         Fop.Research.Io.AtomicFile.WriteAllText(Path.Combine(outDir, "report.md"), md.ToString());
         return ExitCodes.Done;
-    }
-
-    static string MarkdownTable(Microsoft.Data.Analysis.DataFrame df)
-    {
-        static string Cell(object? v) => v switch
-        {
-            double d => double.IsNaN(d) ? "" : d.ToString("g4", System.Globalization.CultureInfo.InvariantCulture),
-            null => "",
-            _ => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture) ?? "",
-        };
-        var sb = new StringBuilder("| " + string.Join(" | ", df.Columns.Select(c => c.Name)) + " |\n|" + string.Concat(df.Columns.Select(_ => "---|")) + "\n");
-        for (long r = 0; r < df.Rows.Count; r++) sb.Append("| " + string.Join(" | ", df.Columns.Select(c => Cell(c[r]))) + " |\n");
-        return sb.ToString();
     }
 
     /// <summary>Run names without the dash-separated words they all share (fmnist-smallcnn-sgd-b4096 -> sgd), for legends that fit.</summary>

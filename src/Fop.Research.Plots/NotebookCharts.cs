@@ -38,15 +38,7 @@ public static class NotebookCharts
     /// <summary>A DataFrame as an HTML table: column names as the header, numbers to 5 significant digits, missing values blank, at most <see cref="MaxTableRows"/> rows.</summary>
     public static string TableHtml(Microsoft.Data.Analysis.DataFrame df)
     {
-        static string Cell(object? v) => System.Net.WebUtility.HtmlEncode(v switch
-        {
-            null => "",
-            double d when !double.IsFinite(d) => double.IsNaN(d) ? "" : d.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            double d => d.ToString("g5", System.Globalization.CultureInfo.InvariantCulture),
-            float f => f.ToString("g5", System.Globalization.CultureInfo.InvariantCulture),
-            IFormattable x => x.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
-            _ => v.ToString() ?? "",
-        });
+        static string Cell(object? v) => System.Net.WebUtility.HtmlEncode(Views.Tables.FormatCell(v));
         var sb = new System.Text.StringBuilder("<table class=\"fop-table\" style=\"border-collapse:collapse;font-size:0.9em\"><thead><tr>");
         foreach (var c in df.Columns) sb.Append("<th style=\"text-align:right;padding:2px 8px;border-bottom:1px solid #888\">").Append(System.Net.WebUtility.HtmlEncode(c.Name)).Append("</th>");
         sb.Append("</tr></thead><tbody>");

@@ -124,13 +124,15 @@ public static class PngRenderer
     }
 
     /// <summary>
-    /// Ticks at 1, 2 and 5 times powers of ten (positions in log10 units), labelled with their values; a range narrower
-    /// than a decade, where those would all fall outside the data, gets evenly spaced round values instead.
+    /// Ticks at 1, 2 and 5 times powers of ten (positions in log10 units), labelled with their values; a range so narrow
+    /// that fewer than two of those fall inside the data gets evenly spaced round values instead.
     /// </summary>
     static ScottPlot.ITickGenerator LogTicks(double min, double max)
     {
         var manual = new ScottPlot.TickGenerators.NumericManual();
-        if (max / min < 10)
+        int inside = Enumerable.Range((int)Math.Floor(Math.Log10(min)), (int)Math.Ceiling(Math.Log10(max)) - (int)Math.Floor(Math.Log10(min)) + 1)
+            .SelectMany(k => new[] { 1.0, 2.0, 5.0 }.Select(m => m * Math.Pow(10, k))).Count(v => v >= min && v <= max);
+        if (inside < 2)
         {
             double raw = (max - min) / 4, magnitude = Math.Pow(10, Math.Floor(Math.Log10(raw)));
             double step = new[] { 1.0, 2.0, 5.0, 10.0 }.Select(m => m * magnitude).First(v => v >= raw);

@@ -85,6 +85,25 @@ public static class Tables
         return (mean, v.Count > 1 ? Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Count - 1)) : 0);
     }
 
+    /// <summary>A table cell as text: numbers to <paramref name="format"/> (invariant culture), missing values and NaN blank.</summary>
+    public static string FormatCell(object? value, string format = "g5") => value switch
+    {
+        null => "",
+        double d when double.IsNaN(d) => "",
+        double d => d.ToString(double.IsFinite(d) ? format : null, CultureInfo.InvariantCulture),
+        float f => f.ToString(format, CultureInfo.InvariantCulture),
+        IFormattable x => x.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+
+    /// <summary>A DataFrame as a markdown table (cells by <see cref="FormatCell"/>).</summary>
+    public static string Markdown(DataFrame df, string format = "g4")
+    {
+        var sb = new System.Text.StringBuilder("| " + string.Join(" | ", df.Columns.Select(c => c.Name)) + " |\n|" + string.Concat(df.Columns.Select(_ => "---|")) + "\n");
+        for (long r = 0; r < df.Rows.Count; r++) sb.Append("| " + string.Join(" | ", df.Columns.Select(c => FormatCell(c[r], format))) + " |\n");
+        return sb.ToString();
+    }
+
     /// <summary>A column as doubles (NaN where missing).</summary>
     public static double[] Doubles(DataFrame df, string column) =>
         df.Columns.IndexOf(column) < 0 ? Enumerable.Repeat(double.NaN, (int)df.Rows.Count).ToArray()

@@ -215,18 +215,34 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
     public Tensor DeferredStatisticsFinite(Device device)
     {
         if (deferred is null) return torch.tensor(true, device: device);
-        using var scope = torch.NewDisposeScope();
-        return torch.stack(deferred.Select(i => Factors[i].PendingFiniteFlag()).ToArray()).all().MoveToOuterDisposeScope();
+        using var flags = PendingFiniteFlags(deferred);
+        return flags.all();
     }
 
-    /// <summary>The layers whose pending statistics are not finite (one read; only on the path that refuses a step).</summary>
-    public IReadOnlyList<string> DeferredNonFiniteLayers()
+    /// <summary>
+    /// Refuses a step whose pending statistics are not finite: finds the layers (one read, on this path only), warns,
+    /// discards the step and returns what was not finite, for the step's message.
+    /// </summary>
+    public string RefuseDeferred(long step, List<string> warnings)
     {
-        if (deferred is null) return [];
-        using var scope = torch.NewDisposeScope();
-        var flags = HostReads.Doubles(torch.stack(deferred.Select(i => Factors[i].PendingFiniteFlag().to_type(ScalarType.Float64)).ToArray()));
-        return deferred.Where((_, k) => flags[k] == 0).Select(i => Layers[i].Name).ToList();
+        double[] flags;
+        using (var f = PendingFiniteFlags(deferred ?? [])) flags = HostReads.Doubles(f);
+        var bad = (deferred ?? []).Where((_, k) => flags[k] == 0).ToList();
+        warnings.Add(StatisticsWarning(step, bad));
+        DiscardStep();
+        return "curvature statistics in " + string.Join(", ", bad.Select(i => Layers[i].Name));
     }
+
+    // Every listed factor's "pending statistics complete and finite" flag, stacked on the device (no read).
+    Tensor PendingFiniteFlags(IReadOnlyList<int> factors)
+    {
+        if (factors.Count == 0) return torch.ones(0, ScalarType.Bool);
+        using var scope = torch.NewDisposeScope();
+        return torch.stack(factors.Select(i => Factors[i].PendingFiniteFlag()).ToArray()).MoveToOuterDisposeScope();
+    }
+
+    string StatisticsWarning(long step, IEnumerable<int> bad) =>
+        $"step {step}: non-finite curvature statistics in {string.Join(", ", bad.Select(i => Layers[i].Name))}; step refused, factors unchanged.";
 
     /// <summary>Commits (the step went through) or discards (it was refused) the statistics <see cref="EndStep"/> left pending.</summary>
     public void ResolveDeferred(bool commit)
@@ -263,9 +279,8 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
             double[] finite;
             using (var scope = torch.NewDisposeScope())
             {
-                var flags = pending.Select(i => Factors[i].PendingFiniteFlag()).ToList();
-                flags.Add(gradientsFinite ?? torch.tensor(true, device: flags[0].device));
-                finite = HostReads.Doubles(torch.stack(flags.Select(f => f.to_type(ScalarType.Float64)).ToArray()));
+                var flags = PendingFiniteFlags(pending);
+                finite = HostReads.Doubles(torch.cat([flags, (gradientsFinite ?? torch.tensor(true, device: flags.device)).reshape(1)]));
             }
             if (finite[^1] == 0)
             {
@@ -276,7 +291,7 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
             if (bad.Count > 0)
             {
                 foreach (var f in Factors) f.Discard();
-                warnings.Add($"step {step}: non-finite curvature statistics in {string.Join(", ", bad.Select(i => Layers[i].Name))}; step refused, factors unchanged.");
+                warnings.Add(StatisticsWarning(step, bad));
                 return CurvatureCommit.StatisticsNotFinite;
             }
             foreach (int i in pending) Factors[i].Commit(options.EmaDecay);

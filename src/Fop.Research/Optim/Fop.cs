@@ -39,14 +39,7 @@ public sealed class Fop : NaturalGradientOptimizer
         Curvature.BeginStep(StepCount);
         var dual = source.Compute(Model, Likelihood, inputs, targets, MicroBatchSize, () => { var g = CopyGradients(); ZeroGrad(); return g; }, Curvature, Timer);
         var gradientsFinite = HostReads.AllFinite(dual.First.Concat(dual.Second).Append(dual.LossSum), inputs.device);
-        CurvatureCommit commit;
-        using (PhaseTimer.Time(Timer, StepPhase.Curvature))
-        {
-            Curvature.GatherSubset(Model, inputs, targets, StepCount, MicroBatchSize);
-            commit = Curvature.EndStep(StepCount, Warnings, gradientsFinite);
-        }
-        if (commit != CurvatureCommit.Committed)
-            return NonFinite(HostReads.Scalar(dual.LossSum), dual.Examples, commit == CurvatureCommit.StatisticsNotFinite ? "curvature statistics" : "loss or gradient");
+        if (EndCurvatureStep(inputs, targets, gradientsFinite, dual.LossSum, dual.Examples) is { } refusedAtCommit) return refusedAtCommit;
 
         var index = new Dictionary<object, int>(ReferenceEqualityComparer.Instance);
         for (int k = 0; k < Parameters.Count; k++) index[Parameters[k].Parameter] = k;
@@ -83,15 +76,10 @@ public sealed class Fop : NaturalGradientOptimizer
         }
         LastDiagnostics = report ?? LastDiagnostics;
 
-        var nu = Tail.KlClipFactor(directions.Zip(averages), lr);
-        // The step's one read on steps without curvature work or diagnostics: loss, correct count, every finite check, nu.
-        var finite = HostReads.AllFinite(nu is null ? directions : directions.Append(nu), inputs.device).logical_and(gradientsFinite);
-        var read = HostReads.Scalars(dual.LossSum, dual.Correct, finite, nu ?? HostReads.Constant(1, inputs.device), Curvature.DeferredStatisticsFinite(inputs.device));
-        if (read[2] == 0 || read[4] == 0) return Refused(read, dual.Examples, "FOP direction");
-        Curvature.ResolveDeferred(commit: true);
-        if (nu is not null) foreach (var d in directions) d.mul_(nu.to_type(d.dtype));
+        if (ReadStep(directions, averages, gradientsFinite, dual.LossSum, dual.Correct, dual.Examples, lr, "FOP direction", out var loss, out var correct) is { } refused)
+            return refused;
         Tail.Apply(layers, directions, Parameters, dual.Average, lr);
-        return new StepResult(read[0], (long)read[1], dual.Examples, Fop: report,
+        return new StepResult(loss, correct, dual.Examples, Fop: report,
             Noise: NoiseDue ? NoiseFrom(dual.First, dual.Second, dual.FirstExamples, dual.SecondExamples) : null);
     }
 }

@@ -29,32 +29,20 @@ public sealed class Kfac : NaturalGradientOptimizer
         var (lossSum, correct) = GradientPass.Accumulate(Model, Likelihood, inputs, targets, MicroBatchSize, n, Curvature, Timer);
         var grads = CurrentGradients();
         var gradientsFinite = HostReads.AllFinite(grads.Append(lossSum), inputs.device);
-        CurvatureCommit commit;
-        using (PhaseTimer.Time(Timer, StepPhase.Curvature))
-        {
-            Curvature.GatherSubset(Model, inputs, targets, StepCount, MicroBatchSize);
-            commit = Curvature.EndStep(StepCount, Warnings, gradientsFinite);
-        }
-        if (commit != CurvatureCommit.Committed)
+        if (EndCurvatureStep(inputs, targets, gradientsFinite, lossSum, n) is { } refusedAtCommit)
         {
             ZeroGrad();
-            return NonFinite(HostReads.Scalar(lossSum), n, commit == CurvatureCommit.StatisticsNotFinite ? "curvature statistics" : "loss or gradient");
+            return refusedAtCommit;
         }
         var layers = Curvature.Layers;
         var gradientMatrices = layers.Select(l => l.GradientMatrix()).ToList();
         var directions = gradientMatrices.Select((g, i) => Curvature.Precondition(i, g, Warnings)).ToList();
-        var nu = Tail.KlClipFactor(directions.Zip(gradientMatrices), lr);
-        // The step's one read on steps without curvature work: loss, correct count, every finite check and the KL-clip factor.
-        var finite = HostReads.AllFinite(nu is null ? directions : directions.Append(nu), inputs.device).logical_and(gradientsFinite);
-        var read = HostReads.Scalars(lossSum, correct, finite, nu ?? HostReads.Constant(1, inputs.device), Curvature.DeferredStatisticsFinite(inputs.device));
-        if (read[2] == 0 || read[4] == 0)
+        if (ReadStep(directions, gradientMatrices, gradientsFinite, lossSum, correct, n, lr, "preconditioned direction", out var loss, out var correctCount) is { } refused)
         {
             ZeroGrad();
-            return Refused(read, n, "preconditioned direction");
+            return refused;
         }
-        Curvature.ResolveDeferred(commit: true);
-        if (nu is not null) foreach (var d in directions) d.mul_(nu.to_type(d.dtype));
         Tail.Apply(layers, directions, Parameters, i => grads[i], lr);
-        return new StepResult(read[0], (long)read[1], n);
+        return new StepResult(loss, correctCount, n);
     }
 }

@@ -147,7 +147,6 @@ public abstract class ModelOptimizer : IDisposable
     protected List<Tensor> CurrentGradients() =>
         Parameters.Select(p => { using var g = p.Parameter.grad; return g is null ? torch.zeros_like(p.Parameter) : g.detach(); }).ToList();
 
-
     /// <summary>The result of a step refused because <paramref name="what"/> was non-finite.</summary>
     protected StepResult NonFinite(double lossSum, long examples, string what = "loss or gradient") =>
         new(lossSum, 0, examples, Skipped: true, Message: $"{Name} step {StepCount}: non-finite {what} (loss sum {lossSum}); weights and optimizer state left unchanged.");

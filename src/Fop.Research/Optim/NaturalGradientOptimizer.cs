@@ -25,16 +25,49 @@ public abstract class NaturalGradientOptimizer : ModelOptimizer
     public override IReadOnlyList<string> PreconditionedParameters => Curvature.ParameterNames(Model);
 
     /// <summary>
-    /// A step refused at its final read (<paramref name="read"/>: loss sum, correct count, finite flag, KL-clip factor,
-    /// finite flag of the pending curvature statistics): nothing commits, and the message says which check failed.
+    /// After the backward passes: gathers subset statistics when due and ends the curvature step, checking the gradients
+    /// (<paramref name="gradientsFinite"/>) with any statistics that must commit now. The refused result when nothing may
+    /// commit, else null.
     /// </summary>
-    private protected StepResult Refused(double[] read, long examples, string direction)
+    private protected StepResult? EndCurvatureStep(Tensor inputs, Tensor targets, Tensor gradientsFinite, Tensor lossSum, long examples)
     {
-        string what = read[4] == 0 ? "curvature statistics in " + string.Join(", ", Curvature.DeferredNonFiniteLayers())
-            : $"loss, gradient or {direction} (KL-clip factor {read[3]})";
-        if (read[4] == 0) Warnings.Add($"step {StepCount}: non-finite {what}; step refused, factors unchanged.");
-        Curvature.DiscardStep();
-        return NonFinite(read[0], examples, what);
+        CurvatureCommit commit;
+        using (PhaseTimer.Time(Timer, StepPhase.Curvature))
+        {
+            Curvature.GatherSubset(Model, inputs, targets, StepCount, MicroBatchSize);
+            commit = Curvature.EndStep(StepCount, Warnings, gradientsFinite);
+        }
+        return commit == CurvatureCommit.Committed ? null
+            : NonFinite(HostReads.Scalar(lossSum), examples, commit == CurvatureCommit.StatisticsNotFinite ? "curvature statistics" : "loss or gradient");
+    }
+
+    /// <summary>
+    /// The step's one read: loss sum, correct count, the finite checks of gradients, <paramref name="directions"/> and the
+    /// KL-clip factor (from the directions and <paramref name="gradients"/>), and of curvature statistics left pending. Returns
+    /// the refused result (nothing commits), or null after committing the pending statistics and scaling the directions by
+    /// the KL-clip factor, ready for the tail.
+    /// </summary>
+    private protected StepResult? ReadStep(IReadOnlyList<Tensor> directions, IEnumerable<Tensor> gradients, Tensor gradientsFinite, Tensor lossSum, Tensor correct,
+        long examples, double lr, string direction, out double loss, out long correctCount)
+    {
+        var device = lossSum.device;
+        var nu = Tail.KlClipFactor(directions.Zip(gradients), lr);
+        var finite = HostReads.AllFinite(nu is null ? directions : directions.Append(nu), device).logical_and(gradientsFinite);
+        var read = HostReads.Scalars(lossSum, correct, finite, nu ?? HostReads.Constant(1, device), Curvature.DeferredStatisticsFinite(device));
+        (loss, correctCount) = (read[0], (long)read[1]);
+        if (read[4] == 0) return NonFinite(loss, examples, Curvature.RefuseDeferred(StepCount, Warnings));
+        if (read[2] == 0)
+        {
+            Curvature.DiscardStep();
+            return NonFinite(loss, examples, $"loss, gradient or {direction} (KL-clip factor {read[3]})");
+        }
+        Curvature.ResolveDeferred(commit: true);
+        if (nu is not null)
+        {
+            using var factor = nu.to_type(directions[0].dtype);
+            foreach (var d in directions) d.mul_(factor);
+        }
+        return null;
     }
 
     /// <inheritdoc />

@@ -81,22 +81,18 @@ public static class PlaneSteps
         {
             using var scope = torch.NewDisposeScope();
             using var f = Preconditioner(block, o.Damping);
-            Tensor Row(double[] g) => tensor(block.Weights.Select(i => g[i]).ToArray(), float64).reshape(1, block.Weights.Length);
-            var (t1, t2) = (Row(g1), Row(g2));
+            var (t1, t2) = (Row(block, g1), Row(block, g2));
             var projection = FisherOrthogonalProjection.Compute(block.Name, t1, t2, f, options, diagnostics: true, lr: o.Lr, firstWeight: share);
             layers.Add(projection.Diagnostics);
             var avg = t1 * share + t2 * (1 - share);
-            var perp = t1 - t2 - avg * projection.Diagnostics.S;
-            var dense = f.ToDense();
-            for (int r = 0; r < block.Weights.Length; r++)
-            {
-                int i = block.Weights[r];
-                gAvg[i] = avg[0, r].item<double>();
-                gPerp[i] = options.Projection ? perp[0, r].item<double>() : 0;
-                kfac[i] = f.Inverse(avg)[0, r].item<double>();
-                fop[i] = projection.Update[0, r].item<double>();
-                for (int c = 0; c < block.Weights.Length; c++) fisher[i, block.Weights[c]] = dense[r, c].item<double>();
-            }
+            Scatter(block, avg, gAvg);
+            if (options.Projection) Scatter(block, t1 - t2 - avg * projection.Diagnostics.S, gPerp);
+            Scatter(block, f.Inverse(avg), kfac);
+            Scatter(block, projection.Update, fop);
+            var dense = f.ToDense().data<double>().ToArray();
+            int k = block.Weights.Length;
+            for (int r = 0; r < k; r++)
+                for (int c = 0; c < k; c++) fisher[block.Weights[r], block.Weights[c]] = dense[r * k + c];
             projection.Update.Dispose();
         }
         return new FopPicture(w, new Vec2(g1[0], g1[1]), new Vec2(g2[0], g2[1]), new Vec2(gAvg[0], gAvg[1]), new Vec2(gPerp[0], gPerp[1]),
@@ -111,10 +107,19 @@ public static class PlaneSteps
         {
             using var scope = torch.NewDisposeScope();
             using var f = Preconditioner(block, damping);
-            var step = f.Inverse(tensor(block.Weights.Select(i => g[i]).ToArray(), float64).reshape(1, block.Weights.Length));
-            for (int r = 0; r < block.Weights.Length; r++) d[block.Weights[r]] = step[0, r].item<double>();
+            Scatter(block, f.Inverse(Row(block, g)), d);
         }
         return new Vec2(d[0], d[1]);
+    }
+
+    /// <summary>A block's entries of a plane vector as its 1 x k layer matrix (one output).</summary>
+    static Tensor Row(KfacBlock block, double[] plane) => tensor(block.Weights.Select(i => plane[i]).ToArray(), float64).reshape(1, block.Weights.Length);
+
+    /// <summary>Writes a block's 1 x k layer matrix back into its weights' places of a plane vector.</summary>
+    static void Scatter(KfacBlock block, Tensor row, double[] plane)
+    {
+        var values = row.data<double>().ToArray();
+        for (int r = 0; r < block.Weights.Length; r++) plane[block.Weights[r]] = values[r];
     }
 
     // Eigen-basis damping: the preconditioner is exactly (G ⊗ A + lambda I)⁻¹, comparable with (F + lambda I)⁻¹ of natural gradient.
