@@ -1,0 +1,85 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using Fop.Research.Studies;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using TorchSharp;
+
+namespace Fop.Cli;
+
+/// <summary>`fop study FILE`: runs a study declared in a file under experiments/studies/ and writes its results.</summary>
+internal sealed class StudyFileCommand : Command<StudyFileCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandArgument(0, "<FILE>"), Description("Study file (experiments/studies/*.json): base configs, variants, seeds, reference variant, targets.")]
+        public string File { get; init; } = "";
+
+        [CommandOption("--set <KEY=VALUE>"), Description("Extra override for every run (after the study's common overrides). Repeatable.")]
+        public string[] Set { get; init; } = [];
+
+        [CommandOption("--device <DEVICE>"), Description("cpu, cuda or auto.")]
+        public string? Device { get; init; }
+
+        [CommandOption("--data-dir <DIR>"), Description("Folder to look in first for the data set.")]
+        public string? DataDir { get; init; }
+
+        [CommandOption("--out <DIR>"), Description("Root of the run folders (default runs/studies); the study's runs go to <DIR>/<name>.")]
+        public string Out { get; init; } = Path.Combine("runs", "studies");
+
+        [CommandOption("--results <DIR>"), Description("Root of the results (default experiments/results); written to <DIR>/<name>.")]
+        public string Results { get; init; } = Path.Combine("experiments", "results");
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
+    {
+        var clock = Stopwatch.StartNew();
+        var study = StudyFile.Load(settings.File);
+        var extra = settings.Set.ToList();
+        if (settings.Device != null) extra.Add($"device={settings.Device}");
+        if (settings.DataDir != null) extra.Add($"data_dir={settings.DataDir}");
+        study = study with { Common = study.Common.Concat(extra).ToList() };
+        var command = "./fop study " + settings.File + string.Concat(extra.Select(s => " --set " + s));
+        var machine = $"{Environment.ProcessorCount} cores, {torch.get_num_threads()} torch threads, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}";
+        var commit = Commit();
+        var results = Path.Combine(settings.Results, study.Name);
+        string Provenance() => $"Study file `{settings.File}`; last written by `{command}` at commit {commit} on {machine}. Every invocation, with its wall time: invocations.md.";
+        StudyRunner? self = null;
+        using var runner = self = new StudyRunner(Path.Combine(settings.Out, study.Name), (config, dir) => RunView.Run(config, self!.Data(config), dir, resume: true))
+        {
+            OnMessage = m => AnsiConsole.MarkupLine(Markup.Escape(m)),
+        };
+        int trained = -1;
+        var runs = VariantStudy.Run(study, Path.GetDirectoryName(Path.GetFullPath(settings.File))!, runner, soFar =>
+        {
+            // Results are rewritten after each run that trained, so an interrupted study has its tables up to date.
+            if (runner.TrainedCount == trained) return;
+            trained = runner.TrainedCount;
+            VariantStudy.Write(results, study, soFar, Provenance());
+        });
+        VariantStudy.Write(results, study, runs, Provenance());
+        VariantStudy.RecordInvocation(results, command, commit, machine, clock.Elapsed, runner.TrainedCount, runs.Count);
+        AnsiConsole.WriteLine(File.ReadAllText(Path.Combine(results, "table.md")));
+        AnsiConsole.MarkupLine(Markup.Escape($"results: {results} ({runner.TrainedCount} trained, {runs.Count - runner.TrainedCount} read back, {clock.Elapsed:hh\\:mm\\:ss})"));
+        return 0;
+    }
+
+    /// <summary>The checked-out commit (short), marked dirty when tracked files differ from it; "unknown" outside a git checkout.</summary>
+    static string Commit()
+    {
+        string Git(string args)
+        {
+            try
+            {
+                using var p = Process.Start(new ProcessStartInfo("git", args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+                var text = p.StandardOutput.ReadToEnd().Trim();
+                p.WaitForExit();
+                return p.ExitCode == 0 ? text : "";
+            }
+            catch (System.ComponentModel.Win32Exception) { return ""; }
+        }
+        var head = Git("rev-parse --short HEAD");
+        if (head.Length == 0) return "unknown";
+        return Git("status --porcelain --untracked-files=no").Length > 0 ? head + " (with uncommitted changes)" : head;
+    }
+}

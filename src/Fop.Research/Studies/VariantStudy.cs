@@ -1,0 +1,160 @@
+using System.Globalization;
+using System.Text;
+using Fop.Research.Io;
+using Fop.Research.Training;
+
+namespace Fop.Research.Studies;
+
+/// <summary>One run of a study file: its base config's name, variant, seed, summary and folder.</summary>
+public sealed record StudyRun(string Config, string Variant, long Seed, RunSummary Summary, string RunDir)
+{
+    /// <summary>Epoch and training seconds of the first evaluation at or above <paramref name="target"/> (nulls when never).</summary>
+    public (int? Epochs, double? Seconds) ToTarget(double target) => RunOutcome.FirstCrossing(RunDir, target);
+}
+
+/// <summary>Runs a <see cref="StudyFile"/> (resumably, seeds outermost so an interrupted study has whole seeds) and writes its results, tables and run records.</summary>
+public static class VariantStudy
+{
+    /// <summary>
+    /// Trains (or reads back) every config x variant for seed 0, then seed 1, ... under <c>runner.RunsDir</c>. Every planned
+    /// config is built and validated before the first run; <paramref name="afterRun"/> sees the runs so far after each one.
+    /// </summary>
+    public static IReadOnlyList<StudyRun> Run(StudyFile study, string studyDir, StudyRunner runner, Action<IReadOnlyList<StudyRun>>? afterRun = null)
+    {
+        var bases = study.BaseConfigs(studyDir);
+        if (bases.Select(b => b.Name).Distinct().Count() != bases.Count) throw new ArgumentException($"{study.Name}: base configs must have distinct names.");
+        var planned = study.Seeds.SelectMany(seed => bases.SelectMany(b => study.Variants.Select(v => (b, v, seed,
+            Config: ConfigFile.Override(b, v.Set.Concat([$"seed={seed}", $"name={b.Name}-{StudyFile.Slug(v.Label)}-s{seed}"])).Validate())))).ToList();
+        var runs = new List<StudyRun>();
+        foreach (var p in planned)
+        {
+            runs.Add(new StudyRun(p.b.Name, p.v.Label, p.seed, runner.Run(p.Config), runner.RunDir(p.Config.Name)));
+            afterRun?.Invoke(runs);
+        }
+        return runs;
+    }
+
+    /// <summary>The thresholds a study reports: its own, else the distinct targets of its runs.</summary>
+    public static IReadOnlyList<double> Targets(StudyFile study, IReadOnlyList<StudyRun> runs) =>
+        study.Targets.Count > 0 ? study.Targets
+            : runs.Select(r => r.Summary.TargetAccuracy).OfType<double>().Distinct().Order().ToList();
+
+    /// <summary>
+    /// Writes results.csv (one row per run, epochs and seconds to each target), table.md, and a copy of every run's
+    /// config.json, summary.json and metrics.csv under <c>runs/</c> of <paramref name="dir"/> (small files, meant to be committed).
+    /// </summary>
+    public static void Write(string dir, StudyFile study, IReadOnlyList<StudyRun> runs, string provenance)
+    {
+        Directory.CreateDirectory(dir);
+        var targets = Targets(study, runs);
+        var ci = CultureInfo.InvariantCulture;
+        var header = "config,variant,seed,run,epochs_run,best_accuracy,final_accuracy,ms_per_step,train_seconds,diverged_or_stalled" +
+                     string.Concat(targets.Select(t => string.Create(ci, $",epochs_to_{t:g4},seconds_to_{t:g4}")));
+        var rows = runs.Select(r =>
+        {
+            var s = r.Summary;
+            var cells = new List<string> { r.Config, Csv(r.Variant), r.Seed.ToString(ci), s.Name, s.EpochsRun.ToString(ci), s.BestTestAccuracy.ToString("F4", ci),
+                s.FinalTestAccuracy.ToString("F4", ci), s.MedianStepMs.ToString("F1", ci), s.TrainSeconds.ToString("F1", ci), s.Diverged is null ? "0" : "1" };
+            foreach (var t in targets)
+            {
+                var (e, sec) = r.ToTarget(t);
+                cells.Add(e?.ToString(ci) ?? "");
+                cells.Add(sec?.ToString("F1", ci) ?? "");
+            }
+            return string.Join(",", cells);
+        });
+        AtomicFile.WriteAllLines(Path.Combine(dir, "results.csv"), rows.Prepend(header));
+        foreach (var r in runs)
+        {
+            var copy = Path.Combine(dir, "runs", Path.GetFileName(r.RunDir));
+            Directory.CreateDirectory(copy);
+            foreach (var f in new[] { "config.json", "summary.json", "metrics.csv" })
+                if (File.Exists(Path.Combine(r.RunDir, f))) File.Copy(Path.Combine(r.RunDir, f), Path.Combine(copy, f), overwrite: true);
+        }
+        AtomicFile.WriteAllText(Path.Combine(dir, "table.md"), Table(study, runs, provenance));
+    }
+
+    /// <summary>
+    /// table.md: per config and variant the mean and 95% interval over seeds of epochs and seconds to each target (over
+    /// the seeds that reached it), best and final test accuracy and ms/step; then every variant against the reference,
+    /// paired by seed (differences, and ratios of seconds to target).
+    /// </summary>
+    public static string Table(StudyFile study, IReadOnlyList<StudyRun> runs, string provenance)
+    {
+        var targets = Targets(study, runs);
+        var sb = new StringBuilder();
+        sb.AppendLine($"# {study.Name}");
+        sb.AppendLine();
+        if (study.Question.Length > 0) { sb.AppendLine(study.Question); sb.AppendLine(); }
+        sb.AppendLine(provenance);
+        sb.AppendLine();
+        sb.AppendLine("Cells: mean ± half-width of the 95% Student-t interval over seeds (n=1: no interval). Epochs and training seconds " +
+                      "(evaluation excluded) to a target average the seeds that reached it; reached/run says how many did. Generated from results.csv; do not edit.");
+        foreach (var config in runs.Select(r => r.Config).Distinct())
+        {
+            sb.AppendLine();
+            sb.AppendLine($"## {config}");
+            sb.AppendLine();
+            sb.AppendLine("| variant | runs | " + string.Concat(targets.Select(t => string.Create(CultureInfo.InvariantCulture, $"reached {t:P1} | epochs to {t:P1} | seconds to {t:P1} | "))) + "best test acc (%) | final test acc (%) | ms/step |");
+            sb.AppendLine("|---|---|" + string.Concat(targets.Select(_ => "---|---|---|")) + "---|---|---|");
+            foreach (var variant in study.Variants.Select(v => v.Label))
+            {
+                var mine = runs.Where(r => r.Config == config && r.Variant == variant).ToList();
+                if (mine.Count == 0) continue;
+                var cells = new List<string> { variant, mine.Count.ToString(CultureInfo.InvariantCulture) };
+                foreach (var t in targets)
+                {
+                    var hits = mine.Select(r => r.ToTarget(t)).Where(x => x.Epochs is not null).ToList();
+                    cells.Add($"{hits.Count}/{mine.Count}");
+                    cells.Add(ConfidenceInterval.Of(hits.Select(h => (double)h.Epochs!.Value)).ToString("0.#"));
+                    cells.Add(ConfidenceInterval.Of(hits.Select(h => h.Seconds!.Value)).ToString("0"));
+                }
+                cells.Add(ConfidenceInterval.Of(mine.Select(r => r.Summary.BestTestAccuracy * 100)).ToString("0.00"));
+                cells.Add(ConfidenceInterval.Of(mine.Select(r => r.Summary.FinalTestAccuracy * 100)).ToString("0.00"));
+                cells.Add(ConfidenceInterval.Of(mine.Select(r => r.Summary.MedianStepMs)).ToString("0"));
+                sb.AppendLine("| " + string.Join(" | ", cells) + " |");
+            }
+            var reference = study.ReferenceLabel;
+            var others = study.Variants.Select(v => v.Label).Where(v => v != reference && runs.Any(r => r.Config == config && r.Variant == v)).ToList();
+            if (others.Count == 0) continue;
+            sb.AppendLine();
+            sb.AppendLine($"Paired by seed against **{reference}** (variant minus reference; a ratio of seconds below 1 is faster; an interval that excludes 0, or 1 for a ratio, is a difference these seeds resolve):");
+            sb.AppendLine();
+            sb.AppendLine("| variant | " + string.Concat(targets.Select(t => string.Create(CultureInfo.InvariantCulture, $"pairs at {t:P1} | Δ epochs | seconds ratio | "))) + "Δ best acc (points) | Δ final acc (points) |");
+            sb.AppendLine("|---|" + string.Concat(targets.Select(_ => "---|---|---|")) + "---|---|");
+            foreach (var variant in others)
+            {
+                var pairs = Pairs(runs, config, variant, reference);
+                var cells = new List<string> { variant };
+                foreach (var t in targets)
+                {
+                    var both = pairs.Select(p => (A: p.Variant.ToTarget(t), B: p.Reference.ToTarget(t))).Where(p => p.A.Epochs is not null && p.B.Epochs is not null).ToList();
+                    cells.Add($"{both.Count}/{pairs.Count}");
+                    cells.Add(ConfidenceInterval.Of(both.Select(p => (double)(p.A.Epochs!.Value - p.B.Epochs!.Value))).ToString("+0.#;-0.#;0"));
+                    cells.Add(ConfidenceInterval.Of(both.Select(p => p.A.Seconds!.Value / p.B.Seconds!.Value)).ToString("0.00"));
+                }
+                cells.Add(ConfidenceInterval.Of(pairs.Select(p => (p.Variant.Summary.BestTestAccuracy - p.Reference.Summary.BestTestAccuracy) * 100)).ToString("+0.00;-0.00;0"));
+                cells.Add(ConfidenceInterval.Of(pairs.Select(p => (p.Variant.Summary.FinalTestAccuracy - p.Reference.Summary.FinalTestAccuracy) * 100)).ToString("+0.00;-0.00;0"));
+                sb.AppendLine("| " + string.Join(" | ", cells) + " |");
+            }
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Runs of <paramref name="variant"/> and <paramref name="reference"/> on <paramref name="config"/> with the same seed.</summary>
+    public static IReadOnlyList<(StudyRun Variant, StudyRun Reference)> Pairs(IReadOnlyList<StudyRun> runs, string config, string variant, string reference) =>
+        runs.Where(r => r.Config == config && r.Variant == variant)
+            .Join(runs.Where(r => r.Config == config && r.Variant == reference), a => a.Seed, b => b.Seed, (a, b) => (a, b)).ToList();
+
+    /// <summary>Appends one line to invocations.md: when, which commit, which machine, the command, wall time and runs trained.</summary>
+    public static void RecordInvocation(string dir, string command, string commit, string machine, TimeSpan wall, int trained, int total)
+    {
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, "invocations.md");
+        var lines = File.Exists(path) ? File.ReadAllLines(path).ToList() : ["# Invocations", "", "| finished (UTC) | commit | machine | command | wall | runs trained / in study |", "|---|---|---|---|---|---|"];
+        lines.Add($"| {DateTime.UtcNow:yyyy-MM-dd HH:mm} | {commit} | {machine} | `{command}` | {wall:hh\\:mm\\:ss} | {trained} / {total} |");
+        AtomicFile.WriteAllLines(path, lines);
+    }
+
+    static string Csv(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+}
