@@ -32,7 +32,7 @@ public class KroneckerIdentityTests
         var x = torch.randn(1, 4, dtype: ScalarType.Float64);
         var y = torch.tensor(new long[] { 1 });
         using var curvature = TestModels.Factors(model, x, y, TestModels.Plain(FisherType.Empirical), Likelihood.Categorical);
-        GradientPass.Accumulate(model, Likelihood.Categorical, x, y, 0, 1);
+        new GradientPass(model, Likelihood.Categorical, 0).Accumulate(x, y, 1);
         for (int i = 0; i < curvature.Layers.Count; i++)
         {
             var g = curvature.Layers[i].GradientMatrix().t().reshape(-1);

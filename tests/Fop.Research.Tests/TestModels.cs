@@ -44,7 +44,7 @@ internal static class TestModels
     {
         var curvature = new KfacCurvature(model, options, likelihood, seed);
         curvature.BeginStep(0);
-        GradientPass.Accumulate(model, likelihood, x, y, 0, x.shape[0], curvature);
+        new GradientPass(model, likelihood, 0) { Recorder = curvature }.Accumulate(x, y, x.shape[0]);
         curvature.GatherSubset(model, x, y, 0, 0);
         curvature.EndStep(0, new List<string>());
         foreach (var p in model.parameters()) { using var g = p.grad; g?.zero_(); }

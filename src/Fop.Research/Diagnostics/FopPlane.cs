@@ -59,15 +59,14 @@ public sealed record FopPlaneView(LandscapeSurface Surface, IReadOnlyList<PlaneS
             // g1 and g2 from the halves, at theta, in train mode like the steps themselves.
             model.train();
             foreach (var p in model.parameters()) { using var g = p.grad; g?.zero_(); }
-            var dual = HalfBatchSplit.Instance.Compute(model, Likelihood.Categorical, inputs, targets, microBatchSize,
+            var dual = new HalfBatchSplit(plainFop.SplitAtChunk).Compute(new GradientPass(model, Likelihood.Categorical, microBatchSize), inputs, targets,
                 () => model.named_parameters().Where(p => p.parameter.requires_grad).Select(p =>
                 {
                     using var g = p.parameter.grad;
                     var copy = g is null ? torch.zeros_like(p.parameter) : g.detach().clone();
                     g?.zero_();
                     return copy;
-                }).ToList(),
-                ICurvatureRecorder.None);
+                }).ToList());
             // The halves ran in train mode: put back theta's buffers (BatchNorm statistics) before anything is evaluated.
             model.load_state_dict(saved);
             var names = theta.Names.ToList();

@@ -25,28 +25,46 @@ public sealed record DualGradients(IReadOnlyList<Tensor> First, IReadOnlyList<Te
 /// </summary>
 public interface IDualGradientSource
 {
-    /// <summary>Computes g1 and g2 for the batch; the recorder sees every micro-batch of both halves (curvature from the whole batch); <paramref name="timer"/> (optional) gets the phase times.</summary>
-    DualGradients Compute(Module<Tensor, Tensor> model, Likelihood likelihood, Tensor inputs, Tensor targets, int microBatchSize,
-        Func<List<Tensor>> readAndZeroGradients, ICurvatureRecorder recorder, PhaseTimer? timer = null);
+    /// <summary>
+    /// Computes g1 and g2 for the batch through <paramref name="pass"/> (its recorder sees every chunk of both halves, so
+    /// curvature comes from the whole batch); <paramref name="takeGradients"/> returns the accumulated gradients and clears them.
+    /// </summary>
+    DualGradients Compute(GradientPass pass, Tensor inputs, Tensor targets, Func<List<Tensor>> takeGradients);
 }
 
-/// <summary>Splits the batch into its first and second half (sizes differ by at most one) with one backward pass each.</summary>
-public sealed class HalfBatchSplit : IDualGradientSource
+/// <summary>
+/// Splits the batch into a first and a second half with one backward pass each. By default the halves are equal (sizes
+/// differ by at most one) and each is chunked on its own. With <see cref="AtChunkBoundary"/> the split falls on the
+/// micro-batch boundary nearest the middle, so the forward chunks are exactly those of a whole-batch pass (KFAC's): a
+/// BatchNorm model then sees the same ghost batches under FOP as under KFAC. With a single chunk (no micro-batching)
+/// the halves are necessarily two separate forwards.
+/// </summary>
+public sealed class HalfBatchSplit(bool atChunkBoundary = false) : IDualGradientSource
 {
-    /// <summary>The shared instance.</summary>
+    /// <summary>Equal halves, each chunked on its own.</summary>
     public static HalfBatchSplit Instance { get; } = new();
 
+    /// <summary>Whether the split falls on a micro-batch boundary.</summary>
+    public bool AtChunkBoundary => atChunkBoundary;
+
+    /// <summary>Examples in the first half of a batch of <paramref name="n"/> run in chunks of <paramref name="chunk"/>.</summary>
+    public long FirstHalf(long n, long chunk)
+    {
+        if (!atChunkBoundary || chunk >= n) return n / 2;
+        long chunks = (long)Math.Round(n / 2.0 / chunk, MidpointRounding.AwayFromZero);
+        return Math.Clamp(chunks, 1, (n - 1) / chunk) * chunk;
+    }
+
     /// <inheritdoc />
-    public DualGradients Compute(Module<Tensor, Tensor> model, Likelihood likelihood, Tensor inputs, Tensor targets, int microBatchSize,
-        Func<List<Tensor>> readAndZeroGradients, ICurvatureRecorder recorder, PhaseTimer? timer = null)
+    public DualGradients Compute(GradientPass pass, Tensor inputs, Tensor targets, Func<List<Tensor>> takeGradients)
     {
         long n = inputs.shape[0];
         if (n < 2) throw new ArgumentException($"FOP needs at least 2 examples per batch to form two halves, got {n}.");
-        long half = n / 2;
-        var first = GradientPass.Accumulate(model, likelihood, inputs.narrow(0, 0, half), targets.narrow(0, 0, half), microBatchSize, half, recorder, timer);
-        var g1 = readAndZeroGradients();
-        var second = GradientPass.Accumulate(model, likelihood, inputs.narrow(0, half, n - half), targets.narrow(0, half, n - half), microBatchSize, n - half, recorder, timer);
-        var g2 = readAndZeroGradients();
+        long half = FirstHalf(n, pass.ChunkSize(n));
+        var first = pass.Accumulate(inputs.narrow(0, 0, half), targets.narrow(0, 0, half), half);
+        var g1 = takeGradients();
+        var second = pass.Accumulate(inputs.narrow(0, half, n - half), targets.narrow(0, half, n - half), n - half);
+        var g2 = takeGradients();
         return new DualGradients(g1, g2, first.LossSum + second.LossSum, first.Correct + second.Correct, half, n - half);
     }
 }

@@ -33,7 +33,7 @@ public sealed class FirstOrderOptimizer : ModelOptimizer
     {
         ZeroGrad();
         long n = inputs.shape[0];
-        var (lossSum, correct) = GradientPass.Accumulate(Model, Likelihood, inputs, targets, MicroBatchSize, n, timer: Timer);
+        var (lossSum, correct) = Pass().Accumulate(inputs, targets, n);
         var grads = CurrentGradients();
         // The step's one read: loss, correct count and the finite check together.
         var read = HostReads.Scalars(lossSum, correct, HostReads.AllFinite(grads.Append(lossSum), inputs.device));

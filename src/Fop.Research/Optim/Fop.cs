@@ -20,7 +20,7 @@ public sealed class Fop : NaturalGradientOptimizer
         : base("fop", model, Validated(options).Kfac, likelihood, microBatchSize, seed)
     {
         this.options = options;
-        this.source = source ?? HalfBatchSplit.Instance;
+        this.source = source ?? new HalfBatchSplit(options.SplitAtChunk);
     }
 
     static FopOptions Validated(FopOptions options) { options.Validate(); return options; }
@@ -37,7 +37,7 @@ public sealed class Fop : NaturalGradientOptimizer
     {
         ZeroGrad();
         Curvature.BeginStep(StepCount);
-        var dual = source.Compute(Model, Likelihood, inputs, targets, MicroBatchSize, () => { var g = CopyGradients(); ZeroGrad(); return g; }, Curvature, Timer);
+        var dual = source.Compute(Pass(Curvature), inputs, targets, TakeGradients);
         var gradientsFinite = HostReads.AllFinite(dual.First.Concat(dual.Second).Append(dual.LossSum), inputs.device);
         if (EndCurvatureStep(inputs, targets, gradientsFinite, dual.LossSum, dual.Examples) is { } refusedAtCommit) return refusedAtCommit;
 

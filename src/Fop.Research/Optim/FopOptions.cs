@@ -44,14 +44,19 @@ public sealed record FopOptions
     public double? EtaMin { get; init; }
     /// <summary>Upper clamp of eta; null means no clamp.</summary>
     public double? EtaMax { get; init; }
+    /// <summary>
+    /// Split the batch on the micro-batch boundary nearest the middle, so FOP's forward chunks are KFAC's (BatchNorm sees the
+    /// same ghost batches); off: equal halves, each chunked on its own. Matters only with BatchNorm and micro-batching.
+    /// </summary>
+    public bool SplitAtChunk { get; init; }
     /// <summary>Compute the Fisher-norm and KL diagnostics every this many steps (they cost extra products); 0 turns them off.</summary>
     public int DiagnosticsInterval { get; init; } = 10;
 
     /// <summary>Our reading of the paper: adaptive beta, damped projection, eta with g_avg, no clamp, on <see cref="KfacOptions.Paper"/>.</summary>
     public static FopOptions Paper { get; } = new();
 
-    /// <summary>The degenerate configuration that must reproduce KFAC exactly: no projection, eta = 1.</summary>
-    public static FopOptions AsKfac { get; } = new() { Projection = false, LayerScale = false };
+    /// <summary>The degenerate configuration that must reproduce KFAC exactly: no projection, eta = 1, KFAC's chunks (BatchNorm models too).</summary>
+    public static FopOptions AsKfac { get; } = new() { Projection = false, LayerScale = false, SplitAtChunk = true };
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid value.</summary>
     public void Validate()

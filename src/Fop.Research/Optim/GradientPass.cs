@@ -23,19 +23,31 @@ public interface ICurvatureRecorder
     }
 }
 
-/// <summary>Forward and backward over a batch in micro-batches, accumulating the gradient of the mean loss into .grad.</summary>
-public static class GradientPass
+/// <summary>
+/// How one step runs forward and backward over (part of) its batch: the model and its loss, chunks of at most
+/// <see cref="MicroBatchSize"/> examples, who watches each chunk (curvature), the phase timer and the step's BatchNorm statistics.
+/// </summary>
+public sealed record GradientPass(Module<Tensor, Tensor> Model, Likelihood Likelihood, int MicroBatchSize)
 {
+    /// <summary>Sees every chunk's forward and backward (KFAC's statistics); null: nobody.</summary>
+    public ICurvatureRecorder? Recorder { get; init; }
+    /// <summary>Gets the phase times, when set.</summary>
+    public PhaseTimer? Timer { get; init; }
+    /// <summary>The step's BatchNorm running statistics, told about every chunk (null: the model has none, or nobody tracks them).</summary>
+    public Models.BatchNormStep? BatchNorm { get; init; }
+
+    /// <summary>The chunk size for <paramref name="n"/> examples: the micro-batch size, or all of them.</summary>
+    public long ChunkSize(long n) => MicroBatchSize <= 0 ? n : Math.Min(n, MicroBatchSize);
+
     /// <summary>
     /// Adds the gradient of (sum of per-example losses over the batch) / <paramref name="normalizer"/> to each parameter's .grad,
-    /// running at most <paramref name="microBatchSize"/> examples at once (0: all). Returns the loss sum (float64) and the
-    /// correct count (int64) as 0-dimensional tensors on the batch's device: nothing is read back to the host here.
+    /// chunk by chunk. Returns the loss sum (float64) and the correct count (int64) as 0-dimensional tensors on the batch's
+    /// device: nothing is read back to the host here.
     /// </summary>
-    public static (Tensor LossSum, Tensor Correct) Accumulate(Module<Tensor, Tensor> model, Likelihood likelihood, Tensor inputs, Tensor targets,
-        int microBatchSize, long normalizer, ICurvatureRecorder? recorder = null, PhaseTimer? timer = null)
+    public (Tensor LossSum, Tensor Correct) Accumulate(Tensor inputs, Tensor targets, long normalizer)
     {
         long n = inputs.shape[0];
-        long chunk = microBatchSize <= 0 ? n : Math.Min(n, microBatchSize);
+        long chunk = ChunkSize(n);
         var lossSum = torch.zeros(Array.Empty<long>(), ScalarType.Float64, inputs.device);
         var correct = torch.zeros(Array.Empty<long>(), ScalarType.Int64, inputs.device);
         for (long start = 0; start < n; start += chunk)
@@ -45,18 +57,20 @@ public static class GradientPass
             var x = inputs.narrow(0, start, size);
             var y = targets.narrow(0, start, size);
             Tensor outputs, sum;
-            using (PhaseTimer.Time(timer, StepPhase.Forward))
+            using (PhaseTimer.Time(Timer, StepPhase.Forward))
             {
-                outputs = model.call(x);
-                sum = likelihood.LossSum(outputs, y);
+                BatchNorm?.BeforeChunk();
+                outputs = Model.call(x);
+                BatchNorm?.AfterChunk(size);
+                sum = Likelihood.LossSum(outputs, y);
                 lossSum.add_(sum.detach().to_type(ScalarType.Float64));
-                correct.add_(likelihood.CorrectCount(outputs.detach(), y));
+                correct.add_(Likelihood.CorrectCount(outputs.detach(), y));
             }
-            if (recorder is not null)
-                using (PhaseTimer.Time(timer, StepPhase.Curvature)) recorder.BeforeBackward(outputs, y);
-            using (PhaseTimer.Time(timer, StepPhase.Backward)) (sum / normalizer).backward();
-            if (recorder is not null)
-                using (PhaseTimer.Time(timer, StepPhase.Curvature)) recorder.AfterBackward(normalizer, size);
+            if (Recorder is not null)
+                using (PhaseTimer.Time(Timer, StepPhase.Curvature)) Recorder.BeforeBackward(outputs, y);
+            using (PhaseTimer.Time(Timer, StepPhase.Backward)) (sum / normalizer).backward();
+            if (Recorder is not null)
+                using (PhaseTimer.Time(Timer, StepPhase.Curvature)) Recorder.AfterBackward(normalizer, size);
         }
         return (lossSum, correct);
     }

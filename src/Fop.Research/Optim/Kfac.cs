@@ -26,7 +26,7 @@ public sealed class Kfac : NaturalGradientOptimizer
         long n = inputs.shape[0];
         ZeroGrad();
         Curvature.BeginStep(StepCount);
-        var (lossSum, correct) = GradientPass.Accumulate(Model, Likelihood, inputs, targets, MicroBatchSize, n, Curvature, Timer);
+        var (lossSum, correct) = Pass(Curvature).Accumulate(inputs, targets, n);
         var grads = CurrentGradients();
         var gradientsFinite = HostReads.AllFinite(grads.Append(lossSum), inputs.device);
         if (EndCurvatureStep(inputs, targets, gradientsFinite, lossSum, n) is { } refusedAtCommit)

@@ -1,5 +1,6 @@
 using Fop.Research.Curvature;
 using TorchSharp;
+using Fop.Research.Models;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -61,6 +62,9 @@ public abstract class ModelOptimizer : IDisposable
     public int NoiseInterval { get; set; }
     /// <summary>Whether the current step measures gradient noise (set before <see cref="StepCore"/> runs).</summary>
     protected bool NoiseDue { get; private set; }
+    /// <summary>When BatchNorm running statistics change: once per step (default) or once per forward chunk.</summary>
+    public RunningStatistics RunningStatistics { get; set; } = RunningStatistics.PerStep;
+    BatchNormStep? batchNorm;
     /// <summary>Human-readable warnings (layers that could not be preconditioned, failed decompositions).</summary>
     public List<string> Warnings { get; } = new();
 
@@ -73,7 +77,15 @@ public abstract class ModelOptimizer : IDisposable
         using var scope = torch.NewDisposeScope();
         NoiseDue = NoiseInterval > 0 && StepCount % NoiseInterval == 0 && inputs.shape[0] >= 2;
         var noise = NoiseDue && !MeasuresNoiseItself ? MeasureNoise(inputs, targets) : null;
-        var result = StepCore(inputs, targets, lr);
+        StepResult result;
+        using (var statistics = BatchNormStep.Begin(Model, inputs.shape[0], RunningStatistics))
+        {
+            batchNorm = statistics;
+            try { result = StepCore(inputs, targets, lr); }
+            finally { batchNorm = null; }
+            // A refused step disposes the scope uncommitted: BatchNorm statistics stay as they were, like weights and state.
+            if (!result.Skipped) statistics?.Commit();
+        }
         if (noise is not null && !result.Skipped) result = result with { Noise = noise };
         if (!result.Skipped) StepCount++;
         return result;
@@ -101,9 +113,21 @@ public abstract class ModelOptimizer : IDisposable
         using (new Models.BufferSnapshot(Model))
         {
             ZeroGrad();
-            dual = HalfBatchSplit.Instance.Compute(Model, Likelihood, inputs, targets, MicroBatchSize, () => { var g = CopyGradients(); ZeroGrad(); return g; }, ICurvatureRecorder.None);
+            dual = HalfBatchSplit.Instance.Compute(new GradientPass(Model, Likelihood, MicroBatchSize), inputs, targets, TakeGradients);
         }
         return NoiseFrom(dual.First, dual.Second, dual.FirstExamples, dual.SecondExamples);
+    }
+
+    /// <summary>The current step's forward and backward machinery, with <paramref name="recorder"/> watching (null: nobody).</summary>
+    protected GradientPass Pass(ICurvatureRecorder? recorder = null) =>
+        new(Model, Likelihood, MicroBatchSize) { Recorder = recorder, Timer = Timer, BatchNorm = batchNorm };
+
+    /// <summary>The accumulated gradients, copied, then cleared: one half's gradient for FOP and the noise probe.</summary>
+    protected List<Tensor> TakeGradients()
+    {
+        var g = CopyGradients();
+        ZeroGrad();
+        return g;
     }
 
     /// <summary>The method-specific step; must not touch weights or state when it returns a skipped result.</summary>

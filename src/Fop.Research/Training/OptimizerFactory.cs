@@ -13,7 +13,7 @@ public static class OptimizerFactory
     public static ModelOptimizer Create(RunConfig config, Module<Tensor, Tensor> model, Likelihood? likelihood = null)
     {
         likelihood ??= Likelihood.Categorical;
-        return config.Optimizer switch
+        ModelOptimizer optimizer = config.Optimizer switch
         {
             "sgd" => FirstOrderOptimizer.Sgd(model, config.Sgd, likelihood, config.MicroBatchSize, config.GradClip),
             "adamw" => FirstOrderOptimizer.AdamW(model, config.Adamw, likelihood, config.MicroBatchSize, config.GradClip),
@@ -21,5 +21,7 @@ public static class OptimizerFactory
             "fop" => new Optim.Fop(model, config.EffectiveFop, likelihood, config.MicroBatchSize, config.Seed),
             _ => throw new ArgumentException($"optimizer '{config.Optimizer}' is not one of {string.Join(", ", RunConfig.Optimizers)}."),
         };
+        optimizer.RunningStatistics = config.BatchNormRunningStats;
+        return optimizer;
     }
 }

@@ -305,7 +305,7 @@ public sealed class Trainer
         void Zero() { foreach (var (_, p) in named) { using var g = p.grad; g?.zero_(); } }
         Zero();
         // Micro-batched like the step itself, so any batch that trains also fits here.
-        var (lossSum, _) = GradientPass.Accumulate(model, Likelihood.Categorical, x, y, microBatchSize, x.shape[0]);
+        var (lossSum, _) = new GradientPass(model, Likelihood.Categorical, microBatchSize).Accumulate(x, y, x.shape[0]);
         slope = named.Sum(p => { using var g = p.parameter.grad; return g is null ? 0 : (g.to_type(ScalarType.Float64) * direction[p.name].to_type(ScalarType.Float64)).sum().item<double>(); });
         Zero();
         return HostReads.Scalar(lossSum) / x.shape[0];
