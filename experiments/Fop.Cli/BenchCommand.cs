@@ -110,7 +110,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         {
             if (data is null) return (randomX!.alias(), randomY!.alias());
             var idx = BatchOrder.BatchIndices(permutation!, step % batchesPerEpoch, s.Batch);
-            return (data.Train.FloatImages(idx).to(device), data.Train.Labels.index_select(0, idx).to(device));
+            return data.Train.Batch(idx, ImageView.Eval, device);
         }
 
         var contenders = names.Select(name =>
@@ -123,10 +123,10 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             return new Contender(name, model, OptimizerFactory.Create(config, model));
         }).ToList();
 
-        void Synchronize() { if (device.type == DeviceType.CUDA) torch.cuda.synchronize(); }
+        void Synchronize() => DeviceChoice.Synchronize(device);
         RoundResult RunSteps(Contender c, int round, int count, ref int stepIndex)
         {
-            var timer = new PhaseTimer(device.type == DeviceType.CUDA ? () => torch.cuda.synchronize() : null);
+            var timer = new PhaseTimer(device.type == DeviceType.CUDA ? Synchronize : null);
             c.Optimizer.Timer = timer;
             double total = 0;
             int refused = 0;

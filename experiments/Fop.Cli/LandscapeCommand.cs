@@ -54,13 +54,11 @@ internal sealed class LandscapeCommand : Command<LandscapeCommand.Settings>
         var device = DeviceChoice.Resolve(config.Device);
         using var data = RunData.Load(config, m => AnsiConsole.MarkupLine(Markup.Escape(m)));
         using var evalIdx = torch.arange(Math.Min(s.Subset, data.Test.Count), dtype: ScalarType.Int64);
-        var x = data.Test.FloatImages(evalIdx).to(device);
-        var y = data.Test.Labels.index_select(0, evalIdx).to(device);
+        var (x, y) = data.Test.Batch(evalIdx, ImageView.Eval, device);
         int planeBatch = Math.Min(s.PlaneBatch ?? Math.Min(config.BatchSize, 4096), data.Train.Count);
         using var perm = BatchOrder.Permutation(data.Train.Count, config.Seed, 0);
         var planeIdx = perm.narrow(0, 0, planeBatch);
-        var px = data.Train.FloatImages(planeIdx).to(device);
-        var py = data.Train.Labels.index_select(0, planeIdx).to(device);
+        var (px, py) = data.Train.Batch(planeIdx, ImageView.Eval, device);
 
         Module<Tensor, Tensor> NewModel() { var m = ModelCatalog.Create(config.Model, data.Train.ExampleShape, data.Train.NumClasses, config.MlpHidden); m.to(device); return m; }
         var models = items.Select(item =>

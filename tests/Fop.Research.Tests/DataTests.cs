@@ -139,16 +139,34 @@ public sealed class DataTests : IDisposable
                 File.WriteAllBytes(Path.Combine(dir, "imgs", cls, $"{i}.png"), data.ToArray());
             }
         }
-        File.WriteAllText(Path.Combine(dir, "imgs", "dog", "broken.png"), "not an image");
-        var e = Assert.Throws<InvalidDataException>(() => ImageFolder.Load(Path.Combine(dir, "imgs"), 20, 16));
-        Assert.Contains("broken.png", e.Message);
-        File.Delete(Path.Combine(dir, "imgs", "dog", "broken.png"));
+        File.WriteAllText(Path.Combine(dir, "imgs", "dog", "0broken.png"), "not an image");
+        using (var strict = ImageFolder.Load(Path.Combine(dir, "imgs"), 20, 16))
+        {
+            Assert.Equal(5, strict.Count);
+            var e = Assert.Throws<InvalidDataException>(() => strict.Batch(torch.arange(5L)));
+            Assert.Contains("0broken.png", e.Message);
+        }
+        var warnings = new List<string>();
+        using (var lenient = ImageFolder.Load(Path.Combine(dir, "imgs"), 20, 16, onCorrupt: CorruptImages.Skip, onWarning: warnings.Add))
+        {
+            var (x, y) = lenient.Batch(torch.arange(5L));
+            Assert.Equal([4L, 3, 16, 16], x.shape);
+            Assert.Equal([0L, 0, 1, 1], y.data<long>().ToArray());
+            lenient.Batch(torch.arange(5L));
+            Assert.Single(warnings);
+            Assert.Contains("0broken.png", warnings[0]);
+        }
+        File.Delete(Path.Combine(dir, "imgs", "dog", "0broken.png"));
         using var set = ImageFolder.Load(Path.Combine(dir, "imgs"), 20, 16);
+        Assert.True(set.Streamed);
         Assert.Equal(4, set.Count);
         Assert.Equal([3L, 16, 16], set.ExampleShape);
         Assert.Equal([0L, 0, 1, 1], set.Labels.data<long>().ToArray());
-        Assert.Equal(255, set.Images[0, 0, 8, 8].item<byte>());
-        Assert.Equal(255, set.Images[3, 2, 8, 8].item<byte>());
+        var (pixels, kept) = set.Store.Read(torch.arange(4L), ImageView.Eval);
+        Assert.Null(kept);
+        Assert.Equal(255, pixels[0, 0, 8, 8].item<byte>());
+        Assert.Equal(255, pixels[3, 2, 8, 8].item<byte>());
+        Assert.Throws<InvalidOperationException>(() => set.Images);
         Assert.Equal(100, ImageNet100.ClassIds.Distinct().Count());
     }
 

@@ -16,7 +16,7 @@ public sealed record Augmentation(int CropPadding = 0, bool HorizontalFlip = fal
     /// <summary>True when the augmentation changes anything.</summary>
     public bool IsIdentity => CropPadding == 0 && !HorizontalFlip;
 
-    /// <summary>Returns an augmented copy of the (N, C, H, W) batch; randomness comes only from <paramref name="generator"/>.</summary>
+    /// <summary>Returns an augmented copy of the (N, C, H, W) batch, computed on its device; randomness comes only from <paramref name="generator"/> (on the same device).</summary>
     public Tensor Apply(Tensor x, Generator generator)
     {
         if (CropPadding < 0) throw new ArgumentOutOfRangeException(nameof(CropPadding), CropPadding, "Crop padding must be >= 0.");
@@ -27,15 +27,15 @@ public sealed record Augmentation(int CropPadding = 0, bool HorizontalFlip = fal
         {
             int p = CropPadding;
             var padded = torch.nn.functional.pad(x, [p, p, p, p]);
-            var oy = torch.randint(0, 2 * p + 1, [n], generator: generator, dtype: ScalarType.Int64);
-            var ox = torch.randint(0, 2 * p + 1, [n], generator: generator, dtype: ScalarType.Int64);
-            var rows = (oy.view(n, 1) + torch.arange(h, dtype: ScalarType.Int64).view(1, h)).view(n, 1, h, 1).expand(n, c, h, w + 2 * p);
-            var cols = (ox.view(n, 1) + torch.arange(w, dtype: ScalarType.Int64).view(1, w)).view(n, 1, 1, w).expand(n, c, h, w);
+            var oy = torch.randint(0, 2 * p + 1, [n], generator: generator, dtype: ScalarType.Int64, device: x.device);
+            var ox = torch.randint(0, 2 * p + 1, [n], generator: generator, dtype: ScalarType.Int64, device: x.device);
+            var rows = (oy.view(n, 1) + torch.arange(h, dtype: ScalarType.Int64, device: x.device).view(1, h)).view(n, 1, h, 1).expand(n, c, h, w + 2 * p);
+            var cols = (ox.view(n, 1) + torch.arange(w, dtype: ScalarType.Int64, device: x.device).view(1, w)).view(n, 1, 1, w).expand(n, c, h, w);
             y = padded.gather(2, rows).gather(3, cols);
         }
         if (HorizontalFlip)
         {
-            var flip = torch.rand([n], generator: generator).lt(0.5).view(n, 1, 1, 1);
+            var flip = torch.rand([n], generator: generator, device: x.device).lt(0.5).view(n, 1, 1, 1);
             y = torch.where(flip, y.flip(3), y);
         }
         return (ReferenceEquals(y, x) ? x.clone() : y).MoveToOuterDisposeScope();

@@ -23,12 +23,15 @@ public static class BatchOrder
     /// A generator on <paramref name="device"/> seeded from a run seed and stream numbers: libtorch refuses a CPU
     /// generator for random numbers drawn on a GPU. The same seed gives different draws on different device types.
     /// </summary>
-    public static Generator Generator(long seed, Device device, params long[] stream)
+    public static Generator Generator(long seed, Device device, params long[] stream) => new((ulong)StreamSeed(seed, stream), device);
+
+    /// <summary>A non-negative seed mixed from a run seed and stream numbers (epoch, step, purpose), for any random source.</summary>
+    public static long StreamSeed(long seed, params long[] stream)
     {
         // SplitMix64 mixing keeps streams for different (epoch, step) far apart.
         ulong z = (ulong)seed;
         foreach (var s in stream) z = Mix(z ^ Mix((ulong)s + 0x9E3779B97F4A7C15UL));
-        return new Generator((ulong)(Mix(z) >> 1), device);
+        return (long)(Mix(z) >> 1);
     }
 
     static ulong Mix(ulong z)

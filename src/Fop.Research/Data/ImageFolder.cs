@@ -5,9 +5,9 @@ using static TorchSharp.torch;
 namespace Fop.Research.Data;
 
 /// <summary>
-/// A folder of class sub-folders of JPEG/PNG images (the ImageNet layout), decoded with SkiaSharp,
-/// resized so the shorter side is <c>resize</c>, centre-cropped to <c>size</c> and kept as uint8.
-/// Random crops and flips for training are applied later on whole batches (<see cref="Augmentation"/>).
+/// A folder of class sub-folders of JPEG/PNG images (the ImageNet layout), streamed through an <see cref="ImageFolderStore"/>:
+/// random resized crops for training and resize plus centre crop for evaluation at decode time, flips later on whole
+/// batches (<see cref="Augmentation"/>).
 /// </summary>
 public static class ImageFolder
 {
@@ -28,8 +28,12 @@ public static class ImageFolder
         return classes;
     }
 
-    /// <summary>Loads every image under <paramref name="root"/> as (N, 3, size, size) uint8.</summary>
-    public static ImageDataset Load(string root, int resize, int size, IReadOnlyList<string>? onlyClasses = null, Normalization? normalization = null, string? name = null)
+    /// <summary>
+    /// The images under <paramref name="root"/> as a streamed data set: (3, size, size) examples decoded batch by batch, so
+    /// memory does not grow with the folder. Labels are the class folders' sorted indices.
+    /// </summary>
+    public static ImageDataset Load(string root, int resize, int size, IReadOnlyList<string>? onlyClasses = null, Normalization? normalization = null, string? name = null,
+        CorruptImages onCorrupt = CorruptImages.Error, Action<string>? onWarning = null)
     {
         if (size > resize) throw new ArgumentException($"Crop size {size} exceeds resize {resize}.");
         var classes = Classes(root, onlyClasses);
@@ -39,12 +43,9 @@ public static class ImageFolder
                 .Select(f => (File: f, Label: label)))
             .ToArray();
         if (files.Length == 0) throw new InvalidDataException($"{root}: no .jpg/.jpeg/.png images.");
-        var pixels = new byte[(long)files.Length * 3 * size * size];
-        try { Parallel.For(0, files.Length, i => DecodeInto(files[i].File, resize, size, pixels.AsSpan((int)((long)i * 3 * size * size), 3 * size * size))); }
-        catch (AggregateException e) when (e.InnerExceptions.FirstOrDefault(x => x is InvalidDataException) is { } bad) { throw bad; }
-        var images = torch.tensor(pixels, dtype: ScalarType.Byte).view(files.Length, 3, size, size);
+        var store = new ImageFolderStore(files.Select(f => f.File).ToArray(), resize, size, onCorrupt, onWarning);
         var labels = torch.tensor(files.Select(f => (long)f.Label).ToArray());
-        return new ImageDataset(name ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(root)), images, labels, classes.Length, normalization ?? Normalization.ImageNet);
+        return new ImageDataset(name ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(root)), store, labels, classes.Length, normalization ?? Normalization.ImageNet);
     }
 
     /// <summary>Decodes one image, resizes (shorter side to <paramref name="resize"/>) and centre-crops it into CHW bytes.</summary>
@@ -55,9 +56,15 @@ public static class ImageFolder
         int w = Math.Max(size, (int)Math.Round(decoded.Width * scale)), h = Math.Max(size, (int)Math.Round(decoded.Height * scale));
         using var resized = decoded.Resize(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Premul), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear))
             ?? throw new InvalidDataException($"{path}: could not be resized.");
-        int x0 = (w - size) / 2, y0 = (h - size) / 2, plane = size * size;
-        var src = resized.GetPixelSpan();
-        int stride = resized.RowBytes;
+        CopyChw(resized, (w - size) / 2, (h - size) / 2, size, chw);
+    }
+
+    /// <summary>Copies the size x size square at (x0, y0) of an RGBA bitmap into CHW bytes (R, G, B planes).</summary>
+    internal static void CopyChw(SKBitmap bitmap, int x0, int y0, int size, Span<byte> chw)
+    {
+        int plane = size * size;
+        var src = bitmap.GetPixelSpan();
+        int stride = bitmap.RowBytes;
         for (int y = 0; y < size; y++)
         for (int x = 0; x < size; x++)
         {

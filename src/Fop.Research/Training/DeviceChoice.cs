@@ -15,4 +15,10 @@ public static class DeviceChoice
         "auto" => torch.cuda.is_available() ? torch.CUDA : torch.CPU,
         _ => throw new ArgumentException($"device '{name}' is not cpu, cuda or auto."),
     };
+
+    /// <summary>Waits for the work queued on <paramref name="device"/> (a no-op on the CPU), so a clock read after it times that work.</summary>
+    public static void Synchronize(Device device)
+    {
+        if (device.type == DeviceType.CUDA) torch.cuda.synchronize(device);
+    }
 }

@@ -42,6 +42,8 @@ public sealed record RunConfig
     public int MicroBatchSize { get; init; }
     /// <summary>When BatchNorm running statistics change: per_step (once per optimizer step, the mean of its chunks') or per_chunk (every forward, as PyTorch).</summary>
     public Models.RunningStatistics BatchNormRunningStats { get; init; } = Models.RunningStatistics.PerStep;
+    /// <summary>What a streamed image folder does with a file it cannot decode: error (stop, naming it) or skip (leave it out, one warning naming it).</summary>
+    public Data.CorruptImages CorruptImages { get; init; } = Data.CorruptImages.Error;
     /// <summary>Batch size for evaluation.</summary>
     public int EvalBatchSize { get; init; } = 2000;
     /// <summary>Epoch budget.</summary>
@@ -134,6 +136,7 @@ public sealed record RunConfig
         if (BaseBatchSize is int bb && bb <= 0) throw new ArgumentOutOfRangeException(nameof(BaseBatchSize), bb, "base_batch_size must be > 0 or null.");
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "batch_size must be >= 1.");
         if (Optimizer == "fop" && BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "fop needs batch_size >= 2 (two halves).");
+        if (!Enum.IsDefined(CorruptImages)) throw new ArgumentOutOfRangeException(nameof(CorruptImages), CorruptImages, "corrupt_images must be error or skip.");
         if (!Enum.IsDefined(BatchNormRunningStats)) throw new ArgumentOutOfRangeException(nameof(BatchNormRunningStats), BatchNormRunningStats, "batch_norm_running_stats must be per_step or per_chunk.");
         if (MicroBatchSize < 0) throw new ArgumentOutOfRangeException(nameof(MicroBatchSize), MicroBatchSize, "micro_batch_size must be >= 0 (0: whole batch).");
         if (EvalBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(EvalBatchSize), EvalBatchSize, "eval_batch_size must be >= 1.");

@@ -38,8 +38,8 @@ public sealed class RunData(ImageDataset train, ImageDataset test) : IDisposable
                     throw new DatasetUnavailableException($"{root}/train not found. Build ImageNet-100 with `./fop prepare-imagenet100 --source <ImageNet-1K folder> --dest datasets/imagenet100`, or point --data-dir at a folder with train/ and val/ class folders.");
                 var only = config.Dataset == "imagenet100" ? ImageNet100.ClassIds : null;
                 int resize = (int)Math.Round(config.ImageSize / 0.875);
-                train = ImageFolder.Load(Path.Combine(root, "train"), resize, config.ImageSize, only, name: $"{config.Dataset}/train");
-                test = ImageFolder.Load(Path.Combine(root, "val"), resize, config.ImageSize, only, name: $"{config.Dataset}/val");
+                train = ImageFolder.Load(Path.Combine(root, "train"), resize, config.ImageSize, only, name: $"{config.Dataset}/train", onCorrupt: config.CorruptImages, onWarning: log);
+                test = ImageFolder.Load(Path.Combine(root, "val"), resize, config.ImageSize, only, name: $"{config.Dataset}/val", onCorrupt: config.CorruptImages, onWarning: log);
                 break;
             }
             default:

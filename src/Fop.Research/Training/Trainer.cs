@@ -148,6 +148,7 @@ public sealed class Trainer
         using var layers = new CsvLog(Path.Combine(runDir, "layers.csv"), "step,layer,s,beta,eta,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal", resuming, keep: r => long.Parse(r[0]) < state.GlobalStep);
         using var noise = config.NoiseInterval > 0 ? new CsvLog(Path.Combine(runDir, "noise.csv"), NoiseLog.Header, resuming, keep: r => long.Parse(r[0]) < state.GlobalStep) : null;
 
+        using var feed = new BatchFeed(data.Train, config, device);
         int n = data.Train.Count;
         int stepsPerEpoch = BatchOrder.StepsPerEpoch(n, config.BatchSize);
         double baseLr = config.ScaledLr;
@@ -177,20 +178,15 @@ public sealed class Trainer
             {
                 if (config.MaxSteps > 0 && state.GlobalStep >= config.MaxSteps) { maxStepsReached = true; break; }
                 using var scope = torch.NewDisposeScope();
-                var index = BatchOrder.BatchIndices(permutation, state.StepInEpoch, config.BatchSize);
-                var x = data.Train.FloatImages(index);
-                if (!config.Augment.IsIdentity)
-                {
-                    using var g = BatchOrder.Generator(config.Seed, 2, state.Epoch, state.StepInEpoch);
-                    x = config.Augment.Apply(x, g);
-                }
-                x = x.to(device);
-                var y = data.Train.Labels.index_select(0, index).to(device);
                 double lr = baseLr * scheduler.Factor(state.Epoch + state.StepInEpoch / (double)stepsPerEpoch);
-
+                // Training time counts the batch's preparation (or the wait for it) and ends when the device has finished the step.
                 var sw = Stopwatch.StartNew();
+                var (x, y) = feed.Get(state.Epoch, state.StepInEpoch, permutation, stepsPerEpoch);
+                using var batchX = x;
+                using var batchY = y;
                 using var before = noise is not null && optimizer.StepCount % config.NoiseInterval == 0 ? Diagnostics.ParameterVector.Of(model) : null;
                 var result = optimizer.Step(x, y, lr);
+                DeviceChoice.Synchronize(device);
                 double ms = sw.Elapsed.TotalMilliseconds;
                 state.TrainSeconds += ms / 1000;
                 state.StepMs.Add(ms);
@@ -317,18 +313,18 @@ public sealed class Trainer
         model.eval();
         using var noGrad = torch.no_grad();
         double lossSum = 0;
-        long correct = 0;
+        long correct = 0, evaluated = 0;
         for (int start = 0; start < set.Count; start += batchSize)
         {
             using var scope = torch.NewDisposeScope();
             var idx = torch.arange(start, Math.Min(set.Count, start + batchSize), dtype: ScalarType.Int64);
-            var x = set.FloatImages(idx).to(device);
-            var y = set.Labels.index_select(0, idx).to(device);
+            var (x, y) = set.Batch(idx, ImageView.Eval, device);
             var outputs = model.call(x);
             lossSum += Likelihood.Categorical.LossSum(outputs, y).to_type(ScalarType.Float64).item<double>();
             correct += Likelihood.Categorical.Correct(outputs, y);
+            evaluated += y.shape[0];
         }
         model.train();
-        return (lossSum / Math.Max(1, set.Count), correct / (double)Math.Max(1, set.Count));
+        return (lossSum / Math.Max(1, evaluated), correct / (double)Math.Max(1, evaluated));
     }
 }
