@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# On a machine with an NVIDIA GPU and Python's PyTorch (no .NET needed): unpack the bundle made by bundle.sh, run the
+# device checks (`fop gpu-check`), the interleaved benchmark of CIFAR ResNet-18 at batch 512, 2048 and 8192 (SGD, AdamW,
+# KFAC, FOP), peak GPU memory per optimizer at batch 2048, and the PyTorch reference timing the same SGD step; writes
+# everything and table.md to the results folder. About 8 minutes on an H200.
+#   bash experiments/gpu/run-check.sh [bundle (.gpu/fop-gpu.tar.xz)] [results dir ($OUT or gpu-results)]
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+bundle=${1:-.gpu/fop-gpu.tar.xz}
+out=${2:-${OUT:-gpu-results}}
+mkdir -p "$out" /tmp/fop-gpu
+tar -xJf "$bundle" -C /tmp/fop-gpu || { echo "cannot unpack $bundle (run experiments/gpu/bundle.sh first)"; exit 2; }
+torchlib=$(python3 -c "import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))") || { echo "python3 with torch is needed"; exit 2; }
+export LD_LIBRARY_PATH="$torchlib:${LD_LIBRARY_PATH:-}"
+export GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184
+fop=/tmp/fop-gpu/fop
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
+status=0
+"$fop" gpu-check --device cuda --work /tmp/fop-gpu-work 2>&1 | tee "$out/gpu-check.txt" || status=1
+for b in 512 2048 8192; do
+  "$fop" bench --device cuda --model resnet18 --data random --batch $b --rounds 3 --interval 10 \
+    --optimizers sgd,adamw,kfac,fop --json "$out/bench-resnet18-b$b.json" 2>&1 | tee -a "$out/bench.txt" || status=1
+done
+# Peak memory: one process per optimizer, sampled by nvidia-smi (whole device, so the CUDA context is included).
+for o in sgd adamw kfac fop; do
+  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "/tmp/mem-$o.log" &
+  sampler=$!
+  "$fop" bench --device cuda --model resnet18 --data random --batch 2048 --rounds 3 --interval 5 --optimizers $o > "/tmp/bench-mem-$o.txt" 2>&1 || status=1
+  kill $sampler; wait $sampler 2>/dev/null
+  echo "$o $(sort -n "/tmp/mem-$o.log" | tail -1)" >> "$out/memory-b2048.txt"
+done
+PYTHONUNBUFFERED=1 python3 experiments/gpu/pytorch_reference.py --batches 512 2048 8192 --json "$out/pytorch.json" 2>&1 | tee "$out/pytorch.txt" || status=1
+python3 experiments/gpu/table.py "$out" > "$out/table.md" && cat "$out/table.md"
+exit $status

@@ -1,0 +1,118 @@
+using Fop.Research.Curvature;
+using Fop.Research.Data;
+using Fop.Research.Models;
+using Fop.Research.Optim;
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Fop.Research.Training;
+
+/// <summary>One check of the code on an accelerator: its name, whether it passed, and what was measured.</summary>
+public sealed record DeviceCheckResult(string Name, bool Passed, string Detail);
+
+/// <summary>
+/// The checks a GPU run must pass (issue 13; `fop gpu-check`, and the GPU tests of `dotnet test` where a GPU is present):
+/// SGD, AdamW, KFAC and FOP steps on the CPU and on the device agree within float32 tolerance; a step without inverse
+/// or diagnostics reads to the host once; optimizer state and weights stay on the device; a short CIFAR ResNet-18 run
+/// with BatchNorm, augmentation, micro-batches and the Monte-Carlo Fisher trains there end to end.
+/// </summary>
+public static class DeviceCheck
+{
+    /// <summary>The optimizers every check covers.</summary>
+    public static IReadOnlyList<string> Optimizers { get; } = ["sgd", "adamw", "kfac", "fop"];
+
+    /// <summary>Runs every check on <paramref name="device"/>, writing the training check's files under <paramref name="workDir"/>.</summary>
+    public static IReadOnlyList<DeviceCheckResult> Run(Device device, string workDir) =>
+        [.. Optimizers.Select(o => StepsAgree(o, device)), .. Optimizers.Select(o => OneReadPerStep(o, device)), TrainsEndToEnd(device, workDir)];
+
+    static ModelOptimizer Create(string optimizer, Module<Tensor, Tensor> model, FisherType fisher, int inverseInterval)
+    {
+        // Empirical Fisher for the agreement check: Monte-Carlo labels come from a per-device generator, so they differ by design.
+        var kfac = KfacOptions.Paper with { Fisher = fisher, CurvatureInterval = 1, InverseInterval = inverseInterval, Damping = new ValueSchedule(0.01), KlClip = 1e-2 };
+        return optimizer switch
+        {
+            "sgd" => FirstOrderOptimizer.Sgd(model, SgdOptions.Paper, gradClip: 5.0),
+            "adamw" => FirstOrderOptimizer.AdamW(model, AdamWOptions.Default),
+            "kfac" => new Kfac(model, kfac, seed: 1),
+            "fop" => new Optim.Fop(model, FopOptions.Paper with { Kfac = kfac, DiagnosticsInterval = 0 }, seed: 1),
+            _ => throw new ArgumentException($"optimizer '{optimizer}' is not one of {string.Join(", ", Optimizers)}."),
+        };
+    }
+
+    static Module<Tensor, Tensor> SmallCnn(Device device)
+    {
+        torch.manual_seed(7);
+        var model = ModelCatalog.Create("smallcnn", [1, 28, 28], 10);
+        model.to(device);
+        return model;
+    }
+
+    static (Tensor X, Tensor Y) Batch(int step)
+    {
+        using var g = BatchOrder.Generator(11, step);
+        return (torch.randn([128, 1, 28, 28], generator: g), torch.randint(0, 10, [128], generator: g));
+    }
+
+    /// <summary>Four steps of <paramref name="optimizer"/> from the same weights on the same batches, on the CPU and on <paramref name="device"/>: the largest weight difference relative to the largest weight.</summary>
+    public static DeviceCheckResult StepsAgree(string optimizer, Device device)
+    {
+        var cpuModel = SmallCnn(torch.CPU);
+        var deviceModel = SmallCnn(device);
+        using var cpu = Create(optimizer, cpuModel, FisherType.Empirical, 2);
+        using var onDevice = Create(optimizer, deviceModel, FisherType.Empirical, 2);
+        for (int step = 0; step < 4; step++)
+        {
+            using var scope = torch.NewDisposeScope();
+            var (x, y) = Batch(step);
+            var a = cpu.Step(x, y, 0.02);
+            var b = onDevice.Step(x.to(device), y.to(device), 0.02);
+            if (a.Skipped || b.Skipped) return new($"{optimizer}: CPU and device steps agree", false, $"step {step} refused: {a.Message ?? b.Message}");
+        }
+        double worst = 0, scale = 0;
+        foreach (var ((name, p), (_, q)) in cpuModel.named_parameters().Zip(deviceModel.named_parameters()))
+        {
+            using var diff = (p.detach() - q.detach().cpu()).abs().max();
+            using var size = p.detach().abs().max();
+            worst = Math.Max(worst, diff.item<float>());
+            scale = Math.Max(scale, size.item<float>());
+        }
+        double relative = worst / scale;
+        bool stateOnDevice = onDevice.StateDict().Where(kv => kv.Key != "step").All(kv => kv.Value.device.type == device.type)
+                             && deviceModel.parameters().All(p => p.device.type == device.type);
+        return new($"{optimizer}: CPU and device steps agree", relative < 1e-3 && stateOnDevice,
+            $"max |w_cpu - w_device| / max |w| = {relative:E2} after 4 steps (float32; limit 1e-3); optimizer state and weights on {device.type}: {stateOnDevice}");
+    }
+
+    /// <summary>Host reads of steps 1-3 (no inverse rebuild, no diagnostics) on <paramref name="device"/>: each must be exactly one.</summary>
+    public static DeviceCheckResult OneReadPerStep(string optimizer, Device device)
+    {
+        using var opt = Create(optimizer, SmallCnn(device), FisherType.MonteCarlo, 100);
+        var reads = new List<long>();
+        for (int step = 0; step < 4; step++)
+        {
+            using var scope = torch.NewDisposeScope();
+            var (x, y) = Batch(step);
+            long before = HostReads.Count;
+            var result = opt.Step(x.to(device), y.to(device), 0.02);
+            if (result.Skipped) return new($"{optimizer}: one host read per step", false, $"step {step} refused: {result.Message}");
+            reads.Add(HostReads.Count - before);
+        }
+        return new($"{optimizer}: one host read per step", reads.Skip(1).All(r => r == 1), $"reads per step {string.Join(", ", reads)} (step 0 builds the inverses)");
+    }
+
+    /// <summary>Eight steps of FOP on a stand-in CIFAR-10 with ResNet-18 (BatchNorm, augmentation, micro-batches, Monte-Carlo Fisher) on <paramref name="device"/>.</summary>
+    public static DeviceCheckResult TrainsEndToEnd(Device device, string workDir)
+    {
+        var dataDir = Path.Combine(workDir, "data");
+        StandInData.WriteCifar(dataDir, 10, trainPerClass: 26, testPerClass: 4, seed: 1);
+        var config = ConfigFile.Load(null, ["dataset=cifar10", $"data_dir={dataDir}", "model=resnet18", "optimizer=fop", "batch_size=64",
+            "micro_batch_size=32", "max_steps=8", "epochs=2", "lr=0.01", "augment.crop_padding=4", "augment.horizontal_flip=true",
+            "kfac.curvature_interval=2", "kfac.inverse_interval=4", $"device={(device.type == DeviceType.CUDA ? "cuda" : "cpu")}", $"output_dir={workDir}"]);
+        using var runData = RunData.Load(config);
+        var summary = new Trainer(config, runData).Run(Path.Combine(workDir, "resnet18-fop"));
+        bool ok = summary.Steps == 8 && summary.SkippedSteps == 0 && summary.Diverged is null;
+        return new("FOP trains CIFAR ResNet-18 end to end", ok,
+            $"{summary.Steps} steps on {summary.Device}, {summary.SkippedSteps} refused, median {summary.MedianStepMs:F1} ms/step, best test accuracy {summary.BestTestAccuracy:P1} (stand-in data)");
+    }
+}
