@@ -33,53 +33,62 @@ public sealed class Fop : NaturalGradientOptimizer
     public FopDiagnostics? LastDiagnostics { get; private set; }
 
     /// <inheritdoc />
+    /// <remarks>The stages of fop-method.md: gradients, curvature, direction, tail (one host read, KL clip), apply.</remarks>
     protected override StepResult StepCore(Tensor inputs, Tensor targets, double lr)
     {
+        // Gradients: g1 and g2 from the two halves; the curvature recorder watches both, so statistics cover the whole batch.
         ZeroGrad();
         Curvature.BeginStep(StepCount);
         var dual = source.Compute(Pass(Curvature), inputs, targets, TakeGradients);
         var gradientsFinite = HostReads.AllFinite(dual.First.Concat(dual.Second).Append(dual.LossSum), inputs.device);
-        if (EndCurvatureStep(inputs, targets, gradientsFinite, dual.LossSum, dual.Examples) is { } refusedAtCommit) return refusedAtCommit;
 
-        var index = new Dictionary<object, int>(ReferenceEqualityComparer.Instance);
-        for (int k = 0; k < Parameters.Count; k++) index[Parameters[k].Parameter] = k;
-        Tensor Matrix(PreconditionedLayer l, IReadOnlyList<Tensor> g) => l.ToMatrix(g[index[l.Weight]], l.Bias is null ? null : g[index[l.Bias]]);
+        // Curvature: statistics, and inverses when due.
+        if (EndCurvatureStep(inputs, targets, gradientsFinite, dual.LossSum, dual.Examples) is { } refusedAtCurvature) return refusedAtCurvature;
 
+        // Direction: per layer, the Fisher-orthogonal projection (s, beta, eta stay on the device).
         bool diagnostics = options.DiagnosticsInterval > 0 && StepCount % options.DiagnosticsInterval == 0;
-        var layers = Curvature.Layers;
-        var directions = new List<Tensor>(layers.Count);
-        var averages = new List<Tensor>(layers.Count);
-        var projections = new List<LayerProjection>(layers.Count);
+        var (directions, averages, report) = Directions(dual, lr, diagnostics);
+        LastDiagnostics = report ?? LastDiagnostics;
+
+        // Tail: the step's one read (loss, finite checks, KL-clip factor), then the clip.
+        if (ReadStep(directions, averages, gradientsFinite, dual.LossSum, dual.Correct, dual.Examples, lr, "FOP direction", out var loss, out var correct) is { } refused)
+            return refused;
+
+        // Apply: momentum / weight decay and the step; parameters without a Kronecker block step with g_avg.
+        Tail.Apply(Map, directions, Parameters, dual.Average, lr);
+        return new StepResult(loss, correct, dual.Examples, Fop: report,
+            Noise: NoiseDue ? NoiseFrom(dual.First, dual.Second, dual.FirstExamples, dual.SecondExamples) : null);
+    }
+
+    /// <summary>
+    /// Each layer's update direction (FOP's for layers with a preconditioner, F^-1 g_avg for the rest) and g_avg's matrix;
+    /// on a diagnostics step also the internals, read to the host here (two reads).
+    /// </summary>
+    (List<Tensor> Directions, List<Tensor> Averages, FopDiagnostics? Report) Directions(DualGradients dual, double lr, bool diagnostics)
+    {
+        int count = Curvature.Layers.Count;
+        var directions = new List<Tensor>(count);
+        var averages = new List<Tensor>(count);
+        var projections = new List<LayerProjection>(count);
         var halves = new List<Tensor>();
-        for (int i = 0; i < layers.Count; i++)
+        for (int i = 0; i < count; i++)
         {
-            var g1 = Matrix(layers[i], dual.First);
-            var g2 = Matrix(layers[i], dual.Second);
+            var g1 = Map.Matrix(i, dual.First);
+            var g2 = Map.Matrix(i, dual.Second);
             averages.Add(g1 * dual.FirstWeight + g2 * (1 - dual.FirstWeight));
             if (diagnostics) halves.Add(torch.stack([KroneckerPreconditioner.DotTensor(g1, g2), KroneckerPreconditioner.DotTensor(g1, g1), KroneckerPreconditioner.DotTensor(g2, g2)]));
-            var p = Curvature.Preconditioner(i);
-            if (p is null)
+            if (Curvature.Preconditioner(i) is not { } p)
             {
                 directions.Add(Curvature.Precondition(i, averages[i], Warnings));
                 continue;
             }
-            var projection = FisherOrthogonalProjection.Compute(layers[i].Name, g1, g2, p, options, diagnostics, lr, dual.FirstWeight);
+            var projection = FisherOrthogonalProjection.Compute(Curvature.Layers[i].Name, g1, g2, p, options, diagnostics, lr, dual.FirstWeight);
             directions.Add(projection.Update);
             projections.Add(projection);
         }
-        // s, beta and eta stay on the device; only a diagnostics step reads them (and the halves' cosine) to the host.
-        FopDiagnostics? report = null;
-        if (diagnostics && projections.Count > 0)
-        {
-            var sums = HostReads.Doubles(torch.stack(halves).sum(dim: 0));
-            report = new FopDiagnostics(LayerProjection.ReadAll(projections), sums[1] > 0 && sums[2] > 0 ? sums[0] / Math.Sqrt(sums[1] * sums[2]) : double.NaN);
-        }
-        LastDiagnostics = report ?? LastDiagnostics;
-
-        if (ReadStep(directions, averages, gradientsFinite, dual.LossSum, dual.Correct, dual.Examples, lr, "FOP direction", out var loss, out var correct) is { } refused)
-            return refused;
-        Tail.Apply(layers, directions, Parameters, dual.Average, lr);
-        return new StepResult(loss, correct, dual.Examples, Fop: report,
-            Noise: NoiseDue ? NoiseFrom(dual.First, dual.Second, dual.FirstExamples, dual.SecondExamples) : null);
+        if (!diagnostics || projections.Count == 0) return (directions, averages, null);
+        var sums = HostReads.Doubles(torch.stack(halves).sum(dim: 0));
+        var report = new FopDiagnostics(LayerProjection.ReadAll(projections), sums[1] > 0 && sums[2] > 0 ? sums[0] / Math.Sqrt(sums[1] * sums[2]) : double.NaN);
+        return (directions, averages, report);
     }
 }

@@ -21,28 +21,37 @@ public sealed class Kfac : NaturalGradientOptimizer
     public KfacOptions Options => options;
 
     /// <inheritdoc />
+    /// <remarks>The stages of fop-method.md: gradients, curvature, direction, tail (one host read, KL clip), apply.</remarks>
     protected override StepResult StepCore(Tensor inputs, Tensor targets, double lr)
     {
+        // Gradients over the whole batch, the curvature recorder watching every chunk.
         long n = inputs.shape[0];
         ZeroGrad();
         Curvature.BeginStep(StepCount);
         var (lossSum, correct) = Pass(Curvature).Accumulate(inputs, targets, n);
         var grads = CurrentGradients();
         var gradientsFinite = HostReads.AllFinite(grads.Append(lossSum), inputs.device);
-        if (EndCurvatureStep(inputs, targets, gradientsFinite, lossSum, n) is { } refusedAtCommit)
-        {
-            ZeroGrad();
-            return refusedAtCommit;
-        }
-        var layers = Curvature.Layers;
-        var gradientMatrices = layers.Select(l => l.GradientMatrix()).ToList();
+
+        // Curvature: statistics, and inverses when due.
+        if (EndCurvatureStep(inputs, targets, gradientsFinite, lossSum, n) is { } refusedAtCurvature) return Refuse(refusedAtCurvature);
+
+        // Direction: F^-1 g per layer.
+        var gradientMatrices = Curvature.Layers.Select(l => l.GradientMatrix()).ToList();
         var directions = gradientMatrices.Select((g, i) => Curvature.Precondition(i, g, Warnings)).ToList();
+
+        // Tail: the step's one read (loss, finite checks, KL-clip factor), then the clip.
         if (ReadStep(directions, gradientMatrices, gradientsFinite, lossSum, correct, n, lr, "preconditioned direction", out var loss, out var correctCount) is { } refused)
-        {
-            ZeroGrad();
-            return refused;
-        }
-        Tail.Apply(layers, directions, Parameters, i => grads[i], lr);
+            return Refuse(refused);
+
+        // Apply: momentum / weight decay and the step.
+        Tail.Apply(Map, directions, Parameters, i => grads[i], lr);
         return new StepResult(loss, correctCount, n);
+    }
+
+    /// <summary>A refused step clears the gradients it accumulated (weights and state are untouched).</summary>
+    StepResult Refuse(StepResult refused)
+    {
+        ZeroGrad();
+        return refused;
     }
 }

@@ -19,6 +19,9 @@ public abstract class NaturalGradientOptimizer : ModelOptimizer
 
     /// <summary>The curvature state (layers, factors, preconditioners).</summary>
     public KfacCurvature Curvature { get; }
+    /// <summary>Which parameter is which preconditioned layer's weight or bias.</summary>
+    private protected LayerMap Map => map ??= new LayerMap(Curvature.Layers, Parameters);
+    LayerMap? map;
     /// <summary>KL clipping, gradient clipping and the update rules.</summary>
     private protected NaturalGradientTail Tail { get; }
     /// <inheritdoc />

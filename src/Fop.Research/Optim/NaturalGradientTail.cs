@@ -33,22 +33,15 @@ internal sealed class NaturalGradientTail
     }
 
     /// <summary>Applies the update: preconditioned layer matrices (already scaled) and plain gradients for everything else.</summary>
-    public void Apply(IReadOnlyList<PreconditionedLayer> layers, IReadOnlyList<Tensor> layerDirections,
-        IReadOnlyList<(string Name, Parameter Parameter)> parameters, Func<int, Tensor> plainDirection, double lr)
+    public void Apply(LayerMap map, IReadOnlyList<Tensor> layerDirections, IReadOnlyList<(string Name, Parameter Parameter)> parameters, Func<int, Tensor> plainDirection, double lr)
     {
-        var owner = new Dictionary<Parameter, (int Layer, bool IsBias)>(ReferenceEqualityComparer.Instance);
-        for (int l = 0; l < layers.Count; l++)
-        {
-            owner[layers[l].Weight] = (l, false);
-            if (layers[l].Bias is { } b) owner[b] = (l, true);
-        }
-        var split = layerDirections.Select((d, l) => layers[l].FromMatrix(d)).ToArray();
+        var split = layerDirections.Select((d, l) => map.Layers[l].FromMatrix(d)).ToArray();
         var pre = new List<ParameterDirection>();
         var plain = new List<ParameterDirection>();
         for (int i = 0; i < parameters.Count; i++)
         {
             var (name, p) = parameters[i];
-            if (owner.TryGetValue(p, out var o))
+            if (map.Owner(i) is { } o)
                 pre.Add(new(name, p, o.IsBias ? split[o.Layer].Bias! : split[o.Layer].Weight));
             else
                 plain.Add(new(name, p, plainDirection(i)));
