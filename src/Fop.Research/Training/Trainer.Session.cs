@@ -1,0 +1,254 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Fop.Research.Data;
+using Fop.Research.Io;
+using Fop.Research.Models;
+using Fop.Research.Optim;
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Fop.Research.Training;
+
+public sealed partial class Trainer
+{
+    /// <summary>Why an epoch's steps ended.</summary>
+    enum EpochEnd { Completed, MaxSteps, Stopped, Diverged }
+
+    /// <summary>
+    /// One run in its folder: the model, optimizer, schedule, logs and batch feed, and the state a checkpoint holds.
+    /// Opening it writes config.json and restores a checkpoint when resuming; each stage (a step, the end of an epoch, the
+    /// summary) is one method, and a checkpoint always records the position the run continues from.
+    /// </summary>
+    sealed class Session : IDisposable
+    {
+        readonly Trainer trainer;
+        readonly RunConfig config;
+        readonly string checkpointPath;
+        readonly Device device;
+        readonly Module<Tensor, Tensor> model;
+        readonly ModelOptimizer optimizer;
+        readonly Diagnostics.ParameterVector? initial;
+        readonly LrScheduler scheduler;
+        readonly CsvLog metrics, steps, layers;
+        readonly CsvLog? noise;
+        readonly BatchFeed feed;
+        readonly int stepsPerEpoch;
+        readonly double baseLr;
+        readonly Stopwatch clock = Stopwatch.StartNew();
+        readonly double startSeconds;
+        readonly HashSet<string> warningsSeen;
+        long stepsThisProcess;
+        int consecutiveSkips;
+
+        public State State { get; }
+
+        public Session(Trainer trainer, string runDir, bool resume)
+        {
+            this.trainer = trainer;
+            config = trainer.config;
+            var data = trainer.data;
+            checkpointPath = Path.Combine(runDir, "checkpoint.bin");
+            var configPath = Path.Combine(runDir, "config.json");
+            if (Directory.Exists(checkpointPath)) throw new InvalidDataException($"{checkpointPath}: is a directory, expected the run's checkpoint file.");
+            bool resuming = resume && File.Exists(checkpointPath);
+            if (resuming) trainer.CheckResumable(configPath);
+            // A process killed while writing leaves its temporary file behind; the file it was replacing is intact.
+            if (Directory.Exists(runDir))
+                foreach (var stale in Directory.GetFiles(runDir, ".*.tmp*")) File.Delete(stale);
+            foreach (var w in config.Warnings()) trainer.OnMessage?.Invoke($"warning: {w}");
+            AtomicFile.WriteAllText(configPath, ConfigFile.ToJson(config));
+            if (config.Threads > 0) torch.set_num_threads(config.Threads);
+            device = DeviceChoice.Resolve(config.Device);
+
+            torch.manual_seed(config.Seed);
+            model = ModelCatalog.Create(config.Model, data.Train.ExampleShape, data.Train.NumClasses, config.MlpHidden);
+            model.to(device);
+            trainer.Model = model;
+            optimizer = OptimizerFactory.Create(config, model);
+            optimizer.NoiseInterval = config.NoiseInterval;
+            // The initial weights are a function of the seed, so distance from initialisation needs no stored copy and survives resumes.
+            initial = config.NoiseInterval > 0 ? Diagnostics.ParameterVector.Of(model) : null;
+            scheduler = new LrScheduler(config.Schedule, config.Epochs);
+            var state = new State();
+            if (resuming)
+            {
+                state = Restore(checkpointPath, model, optimizer, device);
+                scheduler.PlateauState = (state.PlateauFactor, state.PlateauBest, state.PlateauBad);
+                trainer.OnMessage?.Invoke($"resumed from {checkpointPath} at epoch {state.Epoch + 1}, step {state.StepInEpoch} ({state.GlobalStep} steps done)");
+            }
+            else if (File.Exists(checkpointPath)) File.Delete(checkpointPath);
+            State = state;
+
+            metrics = new CsvLog(Path.Combine(runDir, "metrics.csv"), EpochMetrics.Header, resuming, keep: r => int.Parse(r[0]) <= state.Epoch);
+            steps = new CsvLog(Path.Combine(runDir, "steps.csv"), "step,epoch,lr,loss,accuracy,ms,skipped,beta,eta,s,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal", resuming, keep: r => long.Parse(r[0]) < state.GlobalStep);
+            layers = new CsvLog(Path.Combine(runDir, "layers.csv"), "step,layer,s,beta,eta,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal", resuming, keep: r => long.Parse(r[0]) < state.GlobalStep);
+            noise = config.NoiseInterval > 0 ? new CsvLog(Path.Combine(runDir, "noise.csv"), NoiseLog.Header, resuming, keep: r => long.Parse(r[0]) < state.GlobalStep) : null;
+
+            feed = new BatchFeed(data.Train, config, device);
+            stepsPerEpoch = BatchOrder.StepsPerEpoch(data.Train.Count, config.BatchSize);
+            baseLr = config.ScaledLr;
+            startSeconds = state.TrainSeconds + state.EvalSeconds;
+            warningsSeen = state.Warnings.ToHashSet();
+        }
+
+        /// <summary>The current epoch's remaining steps in its seeded order; why they ended.</summary>
+        public EpochEnd TrainEpoch()
+        {
+            model.train();
+            using var permutation = BatchOrder.Permutation(trainer.data.Train.Count, config.Seed, State.Epoch);
+            while (State.StepInEpoch < stepsPerEpoch)
+            {
+                if (config.MaxSteps > 0 && State.GlobalStep >= config.MaxSteps) return EpochEnd.MaxSteps;
+                if (TrainStep(permutation) is { } end) return end;
+            }
+            return EpochEnd.Completed;
+        }
+
+        /// <summary>One optimizer step with its logs, progress and periodic checkpoint; a reason to end the epoch, or null to go on.</summary>
+        EpochEnd? TrainStep(Tensor permutation)
+        {
+            using var scope = torch.NewDisposeScope();
+            double lr = baseLr * scheduler.Factor(State.Epoch + State.StepInEpoch / (double)stepsPerEpoch);
+            // Training time counts the batch's preparation (or the wait for it) and ends when the device has finished the step.
+            var sw = Stopwatch.StartNew();
+            var (x, y) = feed.Get(State.Epoch, State.StepInEpoch, permutation, stepsPerEpoch);
+            using var batchX = x;
+            using var batchY = y;
+            using var before = noise is not null && optimizer.StepCount % config.NoiseInterval == 0 ? Diagnostics.ParameterVector.Of(model) : null;
+            var result = optimizer.Step(x, y, lr);
+            DeviceChoice.Synchronize(device);
+            double ms = sw.Elapsed.TotalMilliseconds;
+            State.TrainSeconds += ms / 1000;
+            State.StepMs.Add(ms);
+
+            if (result.Skipped)
+            {
+                State.SkippedSteps++;
+                trainer.OnMessage?.Invoke($"step {State.GlobalStep}: {result.Message}");
+                if (++consecutiveSkips >= MaxConsecutiveSkips)
+                {
+                    // A diverged run is a result (sweeps at large learning rates expect some), not a crash: it ends with a summary.
+                    State.Diverged = $"{MaxConsecutiveSkips} consecutive steps had non-finite loss or gradients (last at step {State.GlobalStep}); the run diverged. Lower the learning rate or raise damping.";
+                    trainer.OnMessage?.Invoke(State.Diverged);
+                    State.GlobalStep++;
+                    return EpochEnd.Diverged;
+                }
+            }
+            else
+            {
+                consecutiveSkips = 0;
+                State.EpochLossSum += result.LossSum;
+                State.EpochCorrect += result.Correct;
+                State.EpochExamples += result.Examples;
+            }
+            if (noise is not null && result.Noise is { } estimates && before is not null) LogNoise(result, estimates, before, x, y);
+            LogStep(result, lr, ms);
+            Progress();
+            State.GlobalStep++;
+            State.StepInEpoch++;
+            stepsThisProcess++;
+
+            bool killed = trainer.StopAfterSteps is long stop && stepsThisProcess >= stop;
+            if (killed || (config.CheckpointEverySteps > 0 && State.GlobalStep % config.CheckpointEverySteps == 0)) SaveCheckpoint();
+            return killed ? EpochEnd.Stopped : null;
+        }
+
+        void LogNoise(StepResult result, IReadOnlyList<(string Layer, Diagnostics.NoiseEstimate Estimate)> estimates, Diagnostics.ParameterVector before, Tensor x, Tensor y)
+        {
+            using var now = Diagnostics.ParameterVector.Of(model);
+            using var update = now.Combine(1, before, -1);
+            using var travelled = now.Combine(1, initial!, -1);
+            double alpha = Diagnostics.StepAlpha.Compute(result.Loss, LossAndSlope(model, x, y, update, config.MicroBatchSize, out var slope), slope);
+            foreach (var row in NoiseLog.Rows(State.GlobalStep, State.Epoch + 1, estimates, update.Norm(), travelled.Norm(), alpha)) noise!.Append(row);
+        }
+
+        void LogStep(StepResult result, double lr, double ms)
+        {
+            var fd = result.Fop;
+            steps.Append(FormattableString.Invariant($"{State.GlobalStep},{State.Epoch + 1},{lr:g6},{result.Loss:g6},{result.Correct / (double)Math.Max(1, result.Examples):g6},{ms:F1},{(result.Skipped ? 1 : 0)},{fd?.MeanBeta:g6},{fd?.MeanEta:g6},{fd?.MeanS:g6},{fd?.CosG1G2:g6},{fd?.MeanPerpRatio:g6},{fd?.KlBase:g6},{fd?.KlCross:g6},{fd?.KlOrthogonal:g6}"));
+            if (fd is null) return;
+            foreach (var l in fd.Layers)
+                layers.Append(FormattableString.Invariant($"{State.GlobalStep},{l.Layer},{l.S:g6},{l.Beta:g6},{l.Eta:g6},{l.CosG1G2:g6},{l.PerpRatio:g6},{l.KlBase:g6},{l.KlCross:g6},{l.KlOrthogonal:g6}"));
+        }
+
+        void Progress()
+        {
+            if (trainer.OnProgress is null) return;
+            double elapsed = clock.Elapsed.TotalSeconds;
+            long totalSteps = (long)config.Epochs * stepsPerEpoch;
+            if (config.MaxSteps > 0) totalSteps = Math.Min(totalSteps, config.MaxSteps);
+            double rate = elapsed / (stepsThisProcess + 1);
+            trainer.OnProgress(new TrainingProgress(State.Epoch + 1, config.Epochs, State.StepInEpoch + 1, stepsPerEpoch, State.GlobalStep + 1,
+                State.EpochLossSum / Math.Max(1, State.EpochExamples), State.EpochCorrect / (double)Math.Max(1, State.EpochExamples), State.LastTestAccuracy,
+                TimeSpan.FromSeconds(startSeconds + elapsed), TimeSpan.FromSeconds(rate * Math.Max(0, totalSteps - State.GlobalStep - 1))));
+        }
+
+        /// <summary>Evaluates, logs the epoch, checks target and abandonment, moves to the next epoch and checkpoints there; true when the run is done.</summary>
+        public bool EndEpoch(bool maxStepsReached)
+        {
+            var evalClock = Stopwatch.StartNew();
+            var (testLoss, testAccuracy) = Evaluate(model, trainer.data.Test, config.EvalBatchSize, device);
+            State.EvalSeconds += evalClock.Elapsed.TotalSeconds;
+            scheduler.EndEpoch(testAccuracy);
+            State.LastTestAccuracy = testAccuracy;
+            State.BestTestAccuracy = Math.Max(State.BestTestAccuracy, testAccuracy);
+            double epochLr = baseLr * scheduler.Factor(State.Epoch + 1);
+            metrics.Append(new EpochMetrics(State.Epoch + 1, State.GlobalStep, epochLr, State.EpochLossSum / Math.Max(1, State.EpochExamples),
+                State.EpochCorrect / (double)Math.Max(1, State.EpochExamples), testLoss, testAccuracy, State.TrainSeconds, State.EvalSeconds, State.SkippedSteps).ToCsv());
+            if (config.TargetAccuracy is double target && State.TimeToTarget is null && testAccuracy >= target)
+                State.TimeToTarget = new TimeToTarget(State.Epoch + 1, State.TrainSeconds, State.TrainSeconds + State.EvalSeconds);
+            if (config.AbandonBelow is double floor && State.Epoch + 1 >= config.AbandonAfterEpochs && State.BestTestAccuracy < floor)
+            {
+                // Sweeps at large learning rates produce runs stuck at chance that never diverge to NaN; their budget is better spent elsewhere.
+                State.Diverged = $"stalled: best test accuracy {State.BestTestAccuracy:P2} still below {floor:P2} after {State.Epoch + 1} epochs; abandoned.";
+                trainer.OnMessage?.Invoke(State.Diverged);
+            }
+            State.Epoch++;
+            State.StepInEpoch = 0;
+            State.EpochLossSum = 0;
+            State.EpochCorrect = State.EpochExamples = 0;
+            SaveCheckpoint();
+            return (config.StopAtTarget && State.TimeToTarget is not null) || maxStepsReached || State.Diverged is not null;
+        }
+
+        /// <summary>Writes the checkpoint of the current position, after the logs (once a checkpoint names a step, every row up to it is on disk).</summary>
+        void SaveCheckpoint()
+        {
+            (State.PlateauFactor, State.PlateauBest, State.PlateauBad) = scheduler.PlateauState;
+            foreach (var w in optimizer.Warnings) if (warningsSeen.Add(w)) { State.Warnings.Add(w); trainer.OnMessage?.Invoke(w); }
+            optimizer.Warnings.Clear();
+            metrics.Flush(); steps.Flush(); layers.Flush(); noise?.Flush();
+            var optimizerState = optimizer.StateDict();
+            Checkpoint.Save(checkpointPath, JsonSerializer.Serialize(State, StateJson), model.state_dict(), optimizerState);
+        }
+
+        /// <summary>The run's summary, written to summary.json unless the process was stopped as if killed.</summary>
+        public RunSummary Summary(bool stopped)
+        {
+            var sorted = State.StepMs.OrderBy(v => v).ToArray();
+            var summary = new RunSummary
+            {
+                Name = config.Name, Optimizer = config.Optimizer, Model = config.Model, BatchSize = config.BatchSize, Lr = baseLr, Seed = config.Seed,
+                EpochsRun = Math.Min(State.Epoch, config.Epochs), Steps = State.GlobalStep, BestTestAccuracy = State.BestTestAccuracy,
+                FinalTestAccuracy = State.LastTestAccuracy ?? double.NaN, TargetAccuracy = config.TargetAccuracy, TimeToTarget = State.TimeToTarget,
+                TrainSeconds = State.TrainSeconds, EvalSeconds = State.EvalSeconds, MedianStepMs = sorted.Length == 0 ? double.NaN : sorted[sorted.Length / 2],
+                SkippedSteps = State.SkippedSteps, PreconditionedParameters = optimizer.PreconditionedParameters, Warnings = State.Warnings,
+                Completed = !stopped && State.Diverged is null && State.Epoch >= config.Epochs, Diverged = State.Diverged, Device = device.type.ToString().ToLowerInvariant(),
+            };
+            if (!stopped) RunJson.Write(Path.Combine(Path.GetDirectoryName(checkpointPath)!, "summary.json"), summary);
+            return summary;
+        }
+
+        public void Dispose()
+        {
+            feed.Dispose();
+            noise?.Dispose();
+            layers.Dispose();
+            steps.Dispose();
+            metrics.Dispose();
+            initial?.Dispose();
+            optimizer.Dispose();
+        }
+    }
+}
