@@ -28,6 +28,8 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
     readonly long seed;
     readonly KroneckerPreconditioner?[] preconditioners;
     Generator? sampler, positionSampler;
+    // Random draws (labels, positions, subsets) happen where the model lives: libtorch refuses a CPU generator for GPU tensors.
+    Device ModelDevice => Layers.Count > 0 ? Layers[0].Weight.device : CPU;
     List<int>? deferred;
     bool subsetStep;
 
@@ -83,9 +85,9 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
         Capture.RetainOutputGradients = Capture.Active && options.Fisher == FisherType.Empirical;
         sampler?.Dispose();
         // Labels are sampled where the outputs live (the model's device).
-        sampler = curvature && options.Fisher == FisherType.MonteCarlo ? BatchOrder.Generator(seed, Layers.Count > 0 ? Layers[0].Weight.device : CPU, 3, step) : null;
+        sampler = curvature && options.Fisher == FisherType.MonteCarlo ? BatchOrder.Generator(seed, ModelDevice, 3, step) : null;
         positionSampler?.Dispose();
-        positionSampler = curvature && options.ConvPositions is not null ? BatchOrder.Generator(seed, 4, step) : null;
+        positionSampler = curvature && options.ConvPositions is not null ? BatchOrder.Generator(seed, ModelDevice, 4, step) : null;
     }
 
     /// <summary>
@@ -98,8 +100,8 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
         if (!subsetStep) return;
         using var scope = torch.NewDisposeScope();
         long n = inputs.shape[0], m = Math.Min(options.FactorExamples!.Value, n);
-        using var g = BatchOrder.Generator(seed, 5, step);
-        var index = torch.randperm(n, generator: g).narrow(0, 0, m).to(inputs.device);
+        using var g = BatchOrder.Generator(seed, inputs.device, 5, step);
+        var index = torch.randperm(n, generator: g, device: inputs.device).narrow(0, 0, m);
         var xs = inputs.index_select(0, index);
         var ys = targets.index_select(0, index);
         using var buffers = new Models.BufferSnapshot(model);
@@ -236,7 +238,7 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
     // Every listed factor's "pending statistics complete and finite" flag, stacked on the device (no read).
     Tensor PendingFiniteFlags(IReadOnlyList<int> factors)
     {
-        if (factors.Count == 0) return torch.ones(0, ScalarType.Bool);
+        if (factors.Count == 0) return torch.ones(0, ScalarType.Bool, ModelDevice);
         using var scope = torch.NewDisposeScope();
         return torch.stack(factors.Select(i => Factors[i].PendingFiniteFlag()).ToArray()).MoveToOuterDisposeScope();
     }

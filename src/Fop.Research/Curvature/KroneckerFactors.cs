@@ -41,7 +41,7 @@ public sealed class KroneckerFactors : IDisposable
         Tensor? kept = null;
         if (Layer.Conv is not null && positions is int p && p < total)
         {
-            kept = torch.randperm(total, generator: generator).narrow(0, 0, p).to(input.device);
+            kept = torch.randperm(total, generator: generator, device: input.device).narrow(0, 0, p);
             total = p;
         }
         long perExample = Math.Max(1, total * Layer.InDim);

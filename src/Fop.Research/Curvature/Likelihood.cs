@@ -57,7 +57,7 @@ public abstract class Likelihood
             {
                 using var scope = torch.NewDisposeScope();
                 var e = torch.zeros_like(p);
-                e[.., k] = torch.tensor(1.0, dtype: p.dtype);
+                e[.., k] = torch.tensor(1.0, dtype: p.dtype, device: p.device);
                 var column = (e - p) * p.narrow(1, k, 1).sqrt();
                 yield return column.MoveToOuterDisposeScope();
             }
@@ -97,7 +97,7 @@ public abstract class Likelihood
             for (long k = 0; k < outputs.shape[1]; k++)
             {
                 var e = torch.zeros_like(outputs);
-                e[.., k] = torch.tensor(1.0, dtype: outputs.dtype);
+                e[.., k] = torch.tensor(1.0, dtype: outputs.dtype, device: outputs.device);
                 yield return e;
             }
         }

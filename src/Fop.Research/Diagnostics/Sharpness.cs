@@ -95,7 +95,7 @@ public static class Sharpness
     /// <summary>Top eigenvalues and trace together.</summary>
     public static SharpnessEstimate Estimate(Module<Tensor, Tensor> model, Tensor inputs, Tensor targets, int eigenvalues = 1, int traceSamples = 50, long seed = 0)
     {
-        using var g = new Generator((ulong)seed);
+        using var g = new Generator((ulong)seed, inputs.device);
         var top = TopEigenvalues(model, inputs, targets, eigenvalues, generator: g);
         var (trace, se) = HutchinsonTrace(model, inputs, targets, traceSamples, g);
         return new SharpnessEstimate(top, trace, se);

@@ -24,7 +24,7 @@ public static class DeviceCheck
 
     /// <summary>Runs every check on <paramref name="device"/>, writing the training check's files under <paramref name="workDir"/>.</summary>
     public static IReadOnlyList<DeviceCheckResult> Run(Device device, string workDir) =>
-        [.. Optimizers.Select(o => StepsAgree(o, device)), .. Optimizers.Select(o => OneReadPerStep(o, device)), TrainsEndToEnd(device, workDir)];
+        [.. Optimizers.Select(o => StepsAgree(o, device)), .. Optimizers.Select(o => OneReadPerStep(o, device)), VisualizersRun(device), TrainsEndToEnd(device, workDir)];
 
     static ModelOptimizer Create(string optimizer, Module<Tensor, Tensor> model, FisherType fisher, int inverseInterval)
     {
@@ -99,6 +99,35 @@ public static class DeviceCheck
             reads.Add(HostReads.Count - before);
         }
         return new($"{optimizer}: one host read per step", reads.Skip(1).All(r => r == 1), $"reads per step {string.Join(", ", reads)} (step 0 builds the inverses)");
+    }
+
+    /// <summary>A loss-landscape grid, the FOP plane and Hessian sharpness around a small CNN on <paramref name="device"/> (their random directions and probes drawn there).</summary>
+    public static DeviceCheckResult VisualizersRun(Device device)
+    {
+        using var scope = torch.NewDisposeScope();
+        var model = SmallCnn(device);
+        var (x, y) = Batch(0);
+        (x, y) = (x.narrow(0, 0, 32).to(device), y.narrow(0, 0, 32).to(device));
+        try
+        {
+            using var landscape = new Diagnostics.LossLandscape(model, x, y, batchSize: 64);
+            using var g = new Generator(3, device);
+            using var d1 = landscape.FilterNormalizedDirection(g);
+            using var d2 = landscape.FilterNormalizedDirection(g);
+            var grid = landscape.Grid("check", d1, d2, [-0.5, 0, 0.5], [-0.5, 0, 0.5]);
+            var plane = Diagnostics.FopPlaneView.Compute(model, () => SmallCnn(device), x, y, landscape, KfacOptions.Paper with { Damping = new ValueSchedule(0.01) },
+                FopOptions.Paper, 0.01, gridSize: 3);
+            using var probes = new Generator(5, device);
+            var top = Diagnostics.Sharpness.TopEigenvalues(model, x, y, 1, maxIterations: 10, tolerance: 1e-3, generator: probes);
+            var (trace, _) = Diagnostics.Sharpness.HutchinsonTrace(model, x, y, 4, probes);
+            bool finite = double.IsFinite(top[0]) && double.IsFinite(trace) && plane.Steps.Count > 0 && grid.Points.Length == 9;
+            return new("landscape, FOP plane and sharpness run on the device", finite,
+                $"3x3 grid, plane with {plane.Steps.Count} steps, top Hessian eigenvalue {top[0]:G3}, trace {trace:G3} (10 power iterations, 4 probes)");
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.Runtime.InteropServices.ExternalException)
+        {
+            return new("landscape, FOP plane and sharpness run on the device", false, e.Message);
+        }
     }
 
     /// <summary>Eight steps of FOP on a stand-in CIFAR-10 with ResNet-18 (BatchNorm, augmentation, micro-batches, Monte-Carlo Fisher) on <paramref name="device"/>.</summary>
