@@ -12,6 +12,7 @@ app.Configure(c =>
     c.AddCommand<BenchCommand>("bench").WithDescription("Milliseconds per optimizer step (amortised over curvature intervals) and the ratio to SGD.");
     c.AddCommand<ReportCommand>("report").WithDescription("Figures (PNG + offline HTML) and a markdown summary for a study results folder, a run folder or a folder of runs.");
     c.AddCommand<LandscapeCommand>("landscape").WithDescription("Loss landscapes, the FOP plane and Hessian sharpness around trained checkpoints.");
+    c.AddCommand<FactorErrorCommand>("factor-error").WithDescription("Relative Frobenius error of KFAC factors from a subset of examples / conv positions against the full batch's, per layer.");
     c.AddCommand<GpuCheckCommand>("gpu-check").WithDescription("Checks on a GPU: CPU and CUDA steps agree, one host read per step, CIFAR ResNet-18 trains end to end (experiments/gpu/).");
     c.AddCommand<PrepareImageNet100Command>("prepare-imagenet100").WithDescription("Build the ImageNet-100 subset (symlinks) from an ImageNet-1K folder.");
     c.PropagateExceptions();
