@@ -74,4 +74,23 @@ public sealed class CheapCurvatureTests
             TestModels.AssertSameWeights(m1, m2, 1e-10, $"step {step}: ");
         }
     }
+
+    [Fact]
+    public void FactorErrorIsZeroForFullStatisticsAndShrinksWithLargerSubsets()
+    {
+        var model = FactorConventionTests.ConvNet(161);
+        torch.manual_seed(162);
+        var x = torch.randn(40, 2, 7, 6, dtype: ScalarType.Float64);
+        var y = torch.randint(0, 4, [40]);
+        var full = TestModels.Plain(FisherType.Empirical);
+        Assert.All(Research.Diagnostics.FactorError.Compare(model, x, y, full, full with { FactorExamples = 40 }, draws: 2), e => Assert.True(e.AError < 1e-12 && e.GError < 1e-12, e.ToString()));
+        var small = Research.Diagnostics.FactorError.Compare(model, x, y, full, full with { FactorExamples = 5, ConvPositions = 2 }, draws: 8);
+        var large = Research.Diagnostics.FactorError.Compare(model, x, y, full, full with { FactorExamples = 30, ConvPositions = 8 }, draws: 8);
+        Assert.Equal(["conv", "fc"], small.Select(e => e.Layer));
+        for (int l = 0; l < small.Count; l++)
+        {
+            Assert.True(small[l].AError > large[l].AError && small[l].GError > large[l].GError, $"{small[l]} vs {large[l]}");
+            Assert.True(large[l].AError > 0 && large[l].GError > 0);
+        }
+    }
 }
