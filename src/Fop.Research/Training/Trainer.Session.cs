@@ -69,7 +69,8 @@ public sealed partial class Trainer
             optimizer.NoiseInterval = config.NoiseInterval;
             // The initial weights are a function of the seed, so distance from initialisation needs no stored copy and survives resumes.
             initial = config.NoiseInterval > 0 ? Diagnostics.ParameterVector.Of(model) : null;
-            scheduler = new LrScheduler(config.Schedule, config.Epochs);
+            stepsPerEpoch = BatchOrder.StepsPerEpoch(data.Train.Count, config.BatchSize);
+            scheduler = new LrScheduler(config.Schedule, config.Epochs, stepsPerEpoch);
             var state = new State();
             if (resuming)
             {
@@ -86,7 +87,6 @@ public sealed partial class Trainer
             noise = config.NoiseInterval > 0 ? new CsvLog(Path.Combine(runDir, "noise.csv"), NoiseLog.Header, resuming, keep: r => long.Parse(r[0]) < state.GlobalStep) : null;
 
             feed = new BatchFeed(data.Train, config, device);
-            stepsPerEpoch = BatchOrder.StepsPerEpoch(data.Train.Count, config.BatchSize);
             baseLr = config.ScaledLr;
             startSeconds = state.TrainSeconds + state.EvalSeconds;
             warningsSeen = state.Warnings.ToHashSet();

@@ -45,6 +45,21 @@ public sealed class FirstOrderAndScheduleTests
         return new LrScheduler(config.Schedule, config.Epochs);
     }
 
+    [Theory]
+    [InlineData(1, 0.0, 20.0)]      // full batch: 20 warm-up steps are 20 epochs of one step
+    [InlineData(1, 0.05, 20.0)]     // 5% of 100 one-step epochs is 5 steps: the 20 steps win
+    [InlineData(3, 0.05, 6.6667)]   // 20 steps at 3 per epoch are 6.67 epochs, more than 5% of 100 epochs
+    [InlineData(15, 0.05, 5.0)]     // 20 steps at 15 per epoch are 1.33 epochs, less than 5% of 100 epochs
+    public void WarmUpInStepsIsTheLongestOfItsThreeForms(int stepsPerEpoch, double fraction, double expectedEpochs)
+    {
+        var config = ConfigFile.Load(null, [$"schedule={{\"kind\":\"cosine\",\"warmup_epochs\":1,\"warmup_steps\":20,\"warmup_fraction\":{fraction}}}", "epochs=100"]);
+        var s = new LrScheduler(config.Schedule, config.Epochs, stepsPerEpoch);
+        Assert.Equal(expectedEpochs, s.WarmupEpochs, 3);
+        Assert.Equal(0.5, s.Factor(expectedEpochs / 2) / s.Factor(expectedEpochs), 3);
+        Assert.Equal(1.0, s.Factor(expectedEpochs), 3);
+        Assert.Throws<ArgumentOutOfRangeException>(() => ConfigFile.Load(null, ["schedule={\"kind\":\"cosine\",\"warmup_steps\":-1}"]));
+    }
+
     [Fact]
     public void CosineWithWarmupFollowsItsFormula()
     {
