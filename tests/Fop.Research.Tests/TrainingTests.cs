@@ -98,6 +98,18 @@ public sealed class TrainingTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => SmallRun("sgd", "abandon_below=1.5").Validate());
     }
 
+    [Fact]
+    public void TheStallRuleCanCountStepsPastTheWarmUp()
+    {
+        // 120 examples at batch 24 are 5 steps per epoch; warm-up 7 steps, then 4 more: the rule applies from step 11, i.e. after epoch 3.
+        var config = SmallRun("sgd", "name=stalled-steps", "epochs=6", "abandon_below=0.99", "abandon_after_steps_past_warmup=4",
+            "schedule={\"kind\":\"constant\",\"warmup_steps\":7}");
+        using var data = RunData.Load(config);
+        var summary = new Trainer(config, data).Run(Path.Combine(dir, "stalled-steps"));
+        Assert.Equal(3, summary.EpochsRun);
+        Assert.Contains("(15 steps)", summary.Diverged);
+    }
+
     [Theory]
     [InlineData("sgd")]
     [InlineData("kfac")]

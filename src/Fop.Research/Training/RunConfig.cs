@@ -72,6 +72,8 @@ public sealed record RunConfig
     public double? AbandonBelow { get; init; }
     /// <summary>Epochs after which <see cref="AbandonBelow"/> is checked.</summary>
     public int AbandonAfterEpochs { get; init; } = 5;
+    /// <summary>If set, <see cref="AbandonBelow"/> is checked instead once this many steps have passed after the warm-up (so a full-batch run is judged on steps, not epochs).</summary>
+    public int? AbandonAfterStepsPastWarmup { get; init; }
     /// <summary>Seed of initialisation, data order, augmentation and Monte-Carlo labels.</summary>
     public long Seed { get; init; }
     /// <summary>cpu, cuda or auto.</summary>
@@ -148,6 +150,7 @@ public sealed record RunConfig
         if (Device is not ("cpu" or "cuda" or "auto")) throw new ArgumentException($"device '{Device}' is not cpu, cuda or auto.");
         if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "threads must be >= 0.");
         if (AbandonBelow is double ab && !(ab > 0 && ab <= 1)) throw new ArgumentOutOfRangeException(nameof(AbandonBelow), ab, "abandon_below must lie in (0, 1] or be null.");
+        if (AbandonAfterStepsPastWarmup is int steps && steps < 1) throw new ArgumentOutOfRangeException(nameof(AbandonAfterStepsPastWarmup), steps, "abandon_after_steps_past_warmup must be >= 1 or null.");
         if (AbandonAfterEpochs < 1) throw new ArgumentOutOfRangeException(nameof(AbandonAfterEpochs), AbandonAfterEpochs, "abandon_after_epochs must be >= 1.");
         if (NoiseInterval < 0) throw new ArgumentOutOfRangeException(nameof(NoiseInterval), NoiseInterval, "noise_interval must be >= 0 (0: off).");
         if (CheckpointEverySteps < 0) throw new ArgumentOutOfRangeException(nameof(CheckpointEverySteps), CheckpointEverySteps, "checkpoint_every_steps must be >= 0.");

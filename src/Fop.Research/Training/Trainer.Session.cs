@@ -198,10 +198,10 @@ public sealed partial class Trainer
                 State.EpochCorrect / (double)Math.Max(1, State.EpochExamples), testLoss, testAccuracy, State.TrainSeconds, State.EvalSeconds, State.SkippedSteps).ToCsv());
             if (config.TargetAccuracy is double target && State.TimeToTarget is null && testAccuracy >= target)
                 State.TimeToTarget = new TimeToTarget(State.Epoch + 1, State.TrainSeconds, State.TrainSeconds + State.EvalSeconds);
-            if (config.AbandonBelow is double floor && State.Epoch + 1 >= config.AbandonAfterEpochs && State.BestTestAccuracy < floor)
+            if (config.AbandonBelow is double floor && AbandonCheckDue() && State.BestTestAccuracy < floor)
             {
                 // Sweeps at large learning rates produce runs stuck at chance that never diverge to NaN; their budget is better spent elsewhere.
-                State.Diverged = $"stalled: best test accuracy {State.BestTestAccuracy:P2} still below {floor:P2} after {State.Epoch + 1} epochs; abandoned.";
+                State.Diverged = $"stalled: best test accuracy {State.BestTestAccuracy:P2} still below {floor:P2} after {State.Epoch + 1} epochs ({State.GlobalStep} steps); abandoned.";
                 trainer.OnMessage?.Invoke(State.Diverged);
             }
             State.Epoch++;
@@ -211,6 +211,11 @@ public sealed partial class Trainer
             SaveCheckpoint();
             return (config.StopAtTarget && State.TimeToTarget is not null) || maxStepsReached || State.Diverged is not null;
         }
+
+        /// <summary>Whether the stall rule applies at the end of this epoch: after abandon_after_epochs, or that many steps past the warm-up.</summary>
+        bool AbandonCheckDue() => config.AbandonAfterStepsPastWarmup is int steps
+            ? State.GlobalStep >= scheduler.WarmupEpochs * stepsPerEpoch + steps
+            : State.Epoch + 1 >= config.AbandonAfterEpochs;
 
         /// <summary>Writes the checkpoint of the current position, after the logs (once a checkpoint names a step, every row up to it is on disk).</summary>
         void SaveCheckpoint()
