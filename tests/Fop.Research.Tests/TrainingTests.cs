@@ -99,6 +99,33 @@ public sealed class TrainingTests : IDisposable
     }
 
     [Fact]
+    public void AValidationSplitIsStratifiedSeededAndEvaluatedEveryEpoch()
+    {
+        var config = SmallRun("sgd", "name=validated", "epochs=2", "validation_examples=30", "validation_seed=4");
+        using var data = RunData.Load(config);
+        using var whole = RunData.Load(SmallRun("sgd"));
+        Assert.Equal(whole.Train.Count - 30, data.Train.Count);
+        Assert.Equal(30, data.Validation!.Count);
+        var all = whole.Train.ClassCounts();
+        var held = data.Validation.ClassCounts();
+        for (int c = 0; c < all.Length; c++) Assert.True(Math.Abs(held[c] - all[c] * 30.0 / whole.Train.Count) < 1, $"class {c}: {held[c]} of {all[c]}");
+        Assert.Equal(all, data.Train.ClassCounts().Zip(held, (a, b) => a + b));
+        // The same seed holds out the same examples; another seed other ones.
+        using var again = RunData.Load(config);
+        using var other = RunData.Load(ConfigFile.Override(config, ["validation_seed=5"]));
+        Assert.True(torch.eq(data.Validation.Images, again.Validation!.Images).all().item<bool>());
+        Assert.False(torch.eq(data.Validation.Images, other.Validation!.Images).all().item<bool>());
+
+        var summary = new Trainer(config, data).Run(Path.Combine(dir, "validated"));
+        var rows = EpochMetrics.Read(Path.Combine(dir, "validated"));
+        Assert.All(rows, r => Assert.True(r.HasValidation && r.ValAccuracy is >= 0 and <= 1));
+        Assert.Equal(rows.Max(r => r.ValAccuracy), summary.BestValAccuracy, 5);
+        Assert.Equal(rows[^1].ValAccuracy, summary.FinalValAccuracy, 5);
+        Assert.EndsWith("val_loss,val_accuracy", File.ReadLines(Path.Combine(dir, "validated", "metrics.csv")).First());
+        Assert.Throws<ArgumentOutOfRangeException>(() => RunData.Load(SmallRun("sgd", "validation_examples=100000")));
+    }
+
+    [Fact]
     public void TheStallRuleCanCountStepsPastTheWarmUp()
     {
         // 120 examples at batch 24 are 5 steps per epoch; warm-up 7 steps, then 4 more: the rule applies from step 11, i.e. after epoch 3.

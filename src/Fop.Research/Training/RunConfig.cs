@@ -44,6 +44,10 @@ public sealed record RunConfig
     public Models.RunningStatistics BatchNormRunningStats { get; init; } = Models.RunningStatistics.PerStep;
     /// <summary>What a streamed image folder does with a file it cannot decode: error (stop, naming it) or skip (leave it out, one warning naming it).</summary>
     public Data.CorruptImages CorruptImages { get; init; } = Data.CorruptImages.Error;
+    /// <summary>Training examples held out as a validation split (stratified by class, drawn with <see cref="ValidationSeed"/>; 0: none). Evaluated every epoch beside the test set.</summary>
+    public int ValidationExamples { get; init; }
+    /// <summary>Seed of the validation split: fixed across a study's runs, so every run is tuned on the same examples.</summary>
+    public long ValidationSeed { get; init; }
     /// <summary>Batch size for evaluation.</summary>
     public int EvalBatchSize { get; init; } = 2000;
     /// <summary>Epoch budget.</summary>
@@ -140,6 +144,7 @@ public sealed record RunConfig
         if (Optimizer == "fop" && BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "fop needs batch_size >= 2 (two halves).");
         if (!Enum.IsDefined(CorruptImages)) throw new ArgumentOutOfRangeException(nameof(CorruptImages), CorruptImages, "corrupt_images must be error or skip.");
         if (!Enum.IsDefined(BatchNormRunningStats)) throw new ArgumentOutOfRangeException(nameof(BatchNormRunningStats), BatchNormRunningStats, "batch_norm_running_stats must be per_step or per_chunk.");
+        if (ValidationExamples < 0) throw new ArgumentOutOfRangeException(nameof(ValidationExamples), ValidationExamples, "validation_examples must be >= 0.");
         if (MicroBatchSize < 0) throw new ArgumentOutOfRangeException(nameof(MicroBatchSize), MicroBatchSize, "micro_batch_size must be >= 0 (0: whole batch).");
         if (EvalBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(EvalBatchSize), EvalBatchSize, "eval_batch_size must be >= 1.");
         if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "epochs must be >= 1.");

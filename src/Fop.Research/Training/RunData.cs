@@ -1,14 +1,42 @@
+using TorchSharp;
 using Fop.Research.Data;
 
 namespace Fop.Research.Training;
 
 /// <summary>The training and test sets of a run, loaded as its config names them.</summary>
-public sealed class RunData(ImageDataset train, ImageDataset test) : IDisposable
+public sealed class RunData(ImageDataset train, ImageDataset test, ImageDataset? validation = null) : IDisposable
 {
-    /// <summary>Training set (long-tailed and/or subset as configured).</summary>
+    /// <summary>Training set (long-tailed and/or subset as configured, validation examples removed).</summary>
     public ImageDataset Train { get; } = train;
     /// <summary>Test set (always balanced).</summary>
     public ImageDataset Test { get; } = test;
+    /// <summary>Validation split held out of the training set (same class proportions), or null.</summary>
+    public ImageDataset? Validation { get; } = validation;
+
+    /// <summary>
+    /// Splits <paramref name="set"/> into (remaining, validation) with <paramref name="count"/> validation examples, stratified:
+    /// each class gives its share (largest remainders make the total exact), drawn by a permutation seeded with <paramref name="seed"/>.
+    /// </summary>
+    public static (ImageDataset Remaining, ImageDataset Validation) SplitValidation(ImageDataset set, int count, long seed)
+    {
+        if (count <= 0 || count >= set.Count) throw new ArgumentOutOfRangeException(nameof(count), count, $"validation_examples must lie in 1..{set.Count - 1} for {set.Name} ({set.Count} examples).");
+        var counts = set.ClassCounts();
+        var exact = counts.Select(c => c * (double)count / set.Count).ToArray();
+        var share = exact.Select(e => (long)Math.Floor(e)).ToArray();
+        foreach (var c in Enumerable.Range(0, counts.Length).OrderByDescending(c => exact[c] - share[c]).ThenBy(c => c).Take(count - (int)share.Sum())) share[c]++;
+        using var g = BatchOrder.Generator(seed, 6);
+        using var order = torch.randperm(set.Count, generator: g);
+        using var labels = set.Labels.cpu();
+        var label = labels.data<long>().ToArray();
+        var taken = new long[counts.Length];
+        var validation = new List<long>(count);
+        var rest = new List<long>(set.Count - count);
+        foreach (var i in order.data<long>())
+            (taken[label[i]]++ < share[label[i]] ? validation : rest).Add(i);
+        validation.Sort();
+        rest.Sort();
+        return (set.Subset(torch.tensor(rest.ToArray())), set.Subset(torch.tensor(validation.ToArray()), set.Name.Replace("/train", "") + "/validation"));
+    }
 
     /// <summary>Loads the data a config asks for; missing files raise an error that says how to get them.</summary>
     public static RunData Load(RunConfig config, Action<string>? log = null)
@@ -57,9 +85,16 @@ public sealed class RunData(ImageDataset train, ImageDataset test) : IDisposable
             train.Dispose();
             train = lt;
         }
+        ImageDataset? validation = null;
+        if (config.ValidationExamples > 0)
+        {
+            var (rest, held) = SplitValidation(train, config.ValidationExamples, config.ValidationSeed);
+            train.Dispose();
+            (train, validation) = (rest, held);
+        }
         if (config.TrainSubset > 0) { var t = train.Take(config.TrainSubset); train.Dispose(); train = t; }
         if (config.TestSubset > 0) { var t = test.Take(config.TestSubset); test.Dispose(); test = t; }
-        return new RunData(train, test);
+        return new RunData(train, test, validation);
     }
 
     /// <inheritdoc />
@@ -67,5 +102,6 @@ public sealed class RunData(ImageDataset train, ImageDataset test) : IDisposable
     {
         Train.Dispose();
         Test.Dispose();
+        Validation?.Dispose();
     }
 }

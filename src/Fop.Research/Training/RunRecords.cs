@@ -14,11 +14,14 @@ public static class RunJson
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
+    /// <summary>The options for records read back as results (summaries): a key the record does not have is a defect (a damaged key would otherwise read as a missing value).</summary>
+    public static JsonSerializerOptions Strict { get; } = new(Options) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
+
     /// <summary>Reads a record, turning any defect into an <see cref="InvalidDataException"/> that names the file.</summary>
-    public static T Read<T>(string path) where T : class
+    public static T Read<T>(string path, JsonSerializerOptions? options = null) where T : class
     {
         if (Directory.Exists(path)) throw new InvalidDataException($"{path}: is a directory, expected a JSON file.");
-        try { return JsonSerializer.Deserialize<T>(File.ReadAllText(path), Options) ?? throw new InvalidDataException($"{path}: empty (null) JSON."); }
+        try { return JsonSerializer.Deserialize<T>(File.ReadAllText(path), options ?? Options) ?? throw new InvalidDataException($"{path}: empty (null) JSON."); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: not a valid {typeof(T).Name} ({e.Message}). Delete it to re-run this step.", e); }
         catch (Exception e) when (e is IOException and not FileNotFoundException or UnauthorizedAccessException) { throw new InvalidDataException($"{path}: could not be read ({e.Message}).", e); }
     }
@@ -29,12 +32,17 @@ public static class RunJson
 
 /// <summary>One row of metrics.csv: the state after an epoch.</summary>
 public sealed record EpochMetrics(int Epoch, long Steps, double Lr, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy,
-    double TrainSeconds, double EvalSeconds, int SkippedSteps)
+    double TrainSeconds, double EvalSeconds, int SkippedSteps, double ValLoss = double.NaN, double ValAccuracy = double.NaN)
 {
     /// <summary>CSV header.</summary>
     public const string Header = "epoch,steps,lr,train_loss,train_accuracy,test_loss,test_accuracy,train_seconds,eval_seconds,wall_seconds,skipped_steps";
-    /// <summary>CSV row.</summary>
-    public string ToCsv() => FormattableString.Invariant($"{Epoch},{Steps},{Lr:g6},{TrainLoss:g6},{TrainAccuracy:g6},{TestLoss:g6},{TestAccuracy:g6},{TrainSeconds:F3},{EvalSeconds:F3},{TrainSeconds + EvalSeconds:F3},{SkippedSteps}");
+    /// <summary>CSV header of a run with a validation split (two more columns at the end).</summary>
+    public const string HeaderWithValidation = Header + ",val_loss,val_accuracy";
+    /// <summary>Whether this row carries validation metrics.</summary>
+    public bool HasValidation => !double.IsNaN(ValAccuracy);
+    /// <summary>CSV row (with the validation columns when the run has a validation split).</summary>
+    public string ToCsv() => FormattableString.Invariant($"{Epoch},{Steps},{Lr:g6},{TrainLoss:g6},{TrainAccuracy:g6},{TestLoss:g6},{TestAccuracy:g6},{TrainSeconds:F3},{EvalSeconds:F3},{TrainSeconds + EvalSeconds:F3},{SkippedSteps}")
+        + (HasValidation ? FormattableString.Invariant($",{ValLoss:g6},{ValAccuracy:g6}") : "");
 
     /// <summary>The rows of a run folder's metrics.csv (columns found by name, so older files with extra columns still read).</summary>
     public static IReadOnlyList<EpochMetrics> Read(string runDir)
@@ -45,10 +53,13 @@ public sealed record EpochMetrics(int Epoch, long Steps, double Lr, double Train
         var header = lines[0].Split(',');
         int Column(string name) => Array.IndexOf(header, name) is int i and >= 0 ? i : throw new InvalidDataException($"{path}: no '{name}' column.");
         int[] c = new[] { "epoch", "steps", "lr", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "train_seconds", "eval_seconds", "skipped_steps" }.Select(Column).ToArray();
+        int valLoss = Array.IndexOf(header, "val_loss"), valAccuracy = Array.IndexOf(header, "val_accuracy");
         var inv = System.Globalization.CultureInfo.InvariantCulture;
+        double Optional(string[] r, int i) => i >= 0 && i < r.Length ? double.Parse(r[i], inv) : double.NaN;
         return lines.Skip(1).Where(l => l.Length > 0).Select(l => l.Split(',')).Select(r => new EpochMetrics(
             int.Parse(r[c[0]], inv), long.Parse(r[c[1]], inv), double.Parse(r[c[2]], inv), double.Parse(r[c[3]], inv), double.Parse(r[c[4]], inv),
-            double.Parse(r[c[5]], inv), double.Parse(r[c[6]], inv), double.Parse(r[c[7]], inv), double.Parse(r[c[8]], inv), int.Parse(r[c[9]], inv))).ToList();
+            double.Parse(r[c[5]], inv), double.Parse(r[c[6]], inv), double.Parse(r[c[7]], inv), double.Parse(r[c[8]], inv), int.Parse(r[c[9]], inv),
+            Optional(r, valLoss), Optional(r, valAccuracy))).ToList();
     }
 }
 
@@ -81,6 +92,10 @@ public sealed record RunSummary
     public double BestTestAccuracy { get; init; }
     /// <summary>Test accuracy after the last epoch.</summary>
     public double FinalTestAccuracy { get; init; }
+    /// <summary>Best validation accuracy over epochs (NaN without a validation split).</summary>
+    public double BestValAccuracy { get; init; } = double.NaN;
+    /// <summary>Validation accuracy after the last epoch (NaN without a validation split).</summary>
+    public double FinalValAccuracy { get; init; } = double.NaN;
     /// <summary>Target test accuracy, if any.</summary>
     public double? TargetAccuracy { get; init; }
     /// <summary>First crossing of the target, or null.</summary>
@@ -105,7 +120,7 @@ public sealed record RunSummary
     public string Device { get; init; } = "";
 
     /// <summary>Reads a summary.json (NaN accuracies of diverged runs included); a defect is an error naming the file.</summary>
-    public static RunSummary Read(string path) => RunJson.Read<RunSummary>(path);
+    public static RunSummary Read(string path) => RunJson.Read<RunSummary>(path, RunJson.Strict);
 }
 
 /// <summary>Progress of a run, reported after every step.</summary>

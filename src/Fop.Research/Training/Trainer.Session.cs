@@ -81,7 +81,7 @@ public sealed partial class Trainer
             else if (File.Exists(checkpointPath)) File.Delete(checkpointPath);
             State = state;
 
-            metrics = new CsvLog(Path.Combine(runDir, "metrics.csv"), EpochMetrics.Header, resuming, keep: r => int.Parse(r[0]) <= state.Epoch);
+            metrics = new CsvLog(Path.Combine(runDir, "metrics.csv"), data.Validation is null ? EpochMetrics.Header : EpochMetrics.HeaderWithValidation, resuming, keep: r => int.Parse(r[0]) <= state.Epoch);
             steps = new CsvLog(Path.Combine(runDir, "steps.csv"), "step,epoch,lr,loss,accuracy,ms,skipped,beta,eta,s,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal", resuming, keep: r => long.Parse(r[0]) < state.GlobalStep);
             layers = new CsvLog(Path.Combine(runDir, "layers.csv"), "step,layer,s,beta,eta,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal", resuming, keep: r => long.Parse(r[0]) < state.GlobalStep);
             noise = config.NoiseInterval > 0 ? new CsvLog(Path.Combine(runDir, "noise.csv"), NoiseLog.Header, resuming, keep: r => long.Parse(r[0]) < state.GlobalStep) : null;
@@ -189,13 +189,19 @@ public sealed partial class Trainer
         {
             var evalClock = Stopwatch.StartNew();
             var (testLoss, testAccuracy) = Evaluate(model, trainer.data.Test, config.EvalBatchSize, device);
+            var (valLoss, valAccuracy) = trainer.data.Validation is { } validation ? Evaluate(model, validation, config.EvalBatchSize, device) : (double.NaN, double.NaN);
             State.EvalSeconds += evalClock.Elapsed.TotalSeconds;
+            if (!double.IsNaN(valAccuracy))
+            {
+                State.LastValAccuracy = valAccuracy;
+                State.BestValAccuracy = double.IsNaN(State.BestValAccuracy) ? valAccuracy : Math.Max(State.BestValAccuracy, valAccuracy);
+            }
             scheduler.EndEpoch(testAccuracy);
             State.LastTestAccuracy = testAccuracy;
             State.BestTestAccuracy = Math.Max(State.BestTestAccuracy, testAccuracy);
             double epochLr = baseLr * scheduler.Factor(State.Epoch + 1);
             metrics.Append(new EpochMetrics(State.Epoch + 1, State.GlobalStep, epochLr, State.EpochLossSum / Math.Max(1, State.EpochExamples),
-                State.EpochCorrect / (double)Math.Max(1, State.EpochExamples), testLoss, testAccuracy, State.TrainSeconds, State.EvalSeconds, State.SkippedSteps).ToCsv());
+                State.EpochCorrect / (double)Math.Max(1, State.EpochExamples), testLoss, testAccuracy, State.TrainSeconds, State.EvalSeconds, State.SkippedSteps, valLoss, valAccuracy).ToCsv());
             if (config.TargetAccuracy is double target && State.TimeToTarget is null && testAccuracy >= target)
                 State.TimeToTarget = new TimeToTarget(State.Epoch + 1, State.TrainSeconds, State.TrainSeconds + State.EvalSeconds);
             if (config.AbandonBelow is double floor && AbandonCheckDue() && State.BestTestAccuracy < floor)
@@ -236,7 +242,7 @@ public sealed partial class Trainer
             {
                 Name = config.Name, Optimizer = config.Optimizer, Model = config.Model, BatchSize = config.BatchSize, Lr = baseLr, Seed = config.Seed,
                 EpochsRun = Math.Min(State.Epoch, config.Epochs), Steps = State.GlobalStep, BestTestAccuracy = State.BestTestAccuracy,
-                FinalTestAccuracy = State.LastTestAccuracy ?? double.NaN, TargetAccuracy = config.TargetAccuracy, TimeToTarget = State.TimeToTarget,
+                FinalTestAccuracy = State.LastTestAccuracy ?? double.NaN, BestValAccuracy = State.BestValAccuracy, FinalValAccuracy = State.LastValAccuracy ?? double.NaN, TargetAccuracy = config.TargetAccuracy, TimeToTarget = State.TimeToTarget,
                 TrainSeconds = State.TrainSeconds, EvalSeconds = State.EvalSeconds, MedianStepMs = sorted.Length == 0 ? double.NaN : sorted[sorted.Length / 2],
                 SkippedSteps = State.SkippedSteps, PreconditionedParameters = optimizer.PreconditionedParameters, Warnings = State.Warnings,
                 Completed = !stopped && State.Diverged is null && State.Epoch >= config.Epochs, Diverged = State.Diverged, Device = device.type.ToString().ToLowerInvariant(),

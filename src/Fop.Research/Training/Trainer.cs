@@ -58,6 +58,8 @@ public sealed partial class Trainer
         public TimeToTarget? TimeToTarget { get; set; }
         public double? LastTestAccuracy { get; set; }
         public double BestTestAccuracy { get; set; }
+        public double? LastValAccuracy { get; set; }
+        public double BestValAccuracy { get; set; } = double.NaN;
         public List<string> Warnings { get; set; } = new();
         public string? Diverged { get; set; }
     }
