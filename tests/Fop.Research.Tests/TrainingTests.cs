@@ -126,6 +126,29 @@ public sealed class TrainingTests : IDisposable
     }
 
     [Fact]
+    public void TheKlClipFactorIsLoggedEveryStepAndOldLogsGainTheColumnOnResume()
+    {
+        var config = SmallRun("kfac", "name=nu", "epochs=1", "kfac.kl_clip=0.0001");
+        using (var data = RunData.Load(config)) new Trainer(config, data).Run(Path.Combine(dir, "nu"));
+        var steps = Tables(Path.Combine(dir, "nu", "steps.csv"));
+        Assert.All(steps, r => Assert.InRange(double.Parse(r["kl_clip_factor"], System.Globalization.CultureInfo.InvariantCulture), 1e-9, 1.0));
+        Assert.Contains(steps, r => double.Parse(r["kl_clip_factor"], System.Globalization.CultureInfo.InvariantCulture) < 1);
+
+        // A log from before the column existed is carried over on resume, the new column empty.
+        var old = Path.Combine(dir, "old.csv");
+        File.WriteAllLines(old, ["step,loss", "0,1.5", "1,1.25"]);
+        using (var log = new CsvLog(old, "step,loss,kl_clip_factor", resume: true, keep: _ => true)) log.Append("2,1.0,0.5");
+        Assert.Equal(["step,loss,kl_clip_factor", "0,1.5,", "1,1.25,", "2,1.0,0.5"], File.ReadAllLines(old));
+    }
+
+    static List<Dictionary<string, string>> Tables(string path)
+    {
+        var lines = File.ReadAllLines(path);
+        var header = lines[0].Split(',');
+        return lines.Skip(1).Select(l => header.Zip(l.Split(',')).ToDictionary(p => p.First, p => p.Second)).ToList();
+    }
+
+    [Fact]
     public void TheStallRuleCanCountStepsPastTheWarmUp()
     {
         // 120 examples at batch 24 are 5 steps per epoch; warm-up 7 steps, then 4 more: the rule applies from step 11, i.e. after epoch 3.

@@ -51,12 +51,12 @@ public sealed class Fop : NaturalGradientOptimizer
         LastDiagnostics = report ?? LastDiagnostics;
 
         // Tail: the step's one read (loss, finite checks, KL-clip factor), then the clip.
-        if (ReadStep(directions, averages, gradientsFinite, dual.LossSum, dual.Correct, dual.Examples, lr, "FOP direction", out var loss, out var correct) is { } refused)
+        if (ReadStep(directions, averages, gradientsFinite, dual.LossSum, dual.Correct, dual.Examples, lr, "FOP direction", out var loss, out var correct, out var nu) is { } refused)
             return refused;
 
         // Apply: momentum / weight decay and the step; parameters without a Kronecker block step with g_avg.
         Tail.Apply(Map, directions, Parameters, dual.Average, lr);
-        return new StepResult(loss, correct, dual.Examples, Fop: report,
+        return new StepResult(loss, correct, dual.Examples, Fop: report, KlClipFactor: nu,
             Noise: NoiseDue ? NoiseFrom(dual.First, dual.Second, dual.FirstExamples, dual.SecondExamples) : null);
     }
 

@@ -40,12 +40,12 @@ public sealed class Kfac : NaturalGradientOptimizer
         var directions = gradientMatrices.Select((g, i) => Curvature.Precondition(i, g, Warnings)).ToList();
 
         // Tail: the step's one read (loss, finite checks, KL-clip factor), then the clip.
-        if (ReadStep(directions, gradientMatrices, gradientsFinite, lossSum, correct, n, lr, "preconditioned direction", out var loss, out var correctCount) is { } refused)
+        if (ReadStep(directions, gradientMatrices, gradientsFinite, lossSum, correct, n, lr, "preconditioned direction", out var loss, out var correctCount, out var nu) is { } refused)
             return Refuse(refused);
 
         // Apply: momentum / weight decay and the step.
         Tail.Apply(Map, directions, Parameters, i => grads[i], lr);
-        return new StepResult(loss, correctCount, n);
+        return new StepResult(loss, correctCount, n, KlClipFactor: nu);
     }
 
     /// <summary>A refused step clears the gradients it accumulated (weights and state are untouched).</summary>

@@ -15,8 +15,9 @@ namespace Fop.Research.Optim;
 /// <param name="Message">Why the step was skipped, or warnings worth showing.</param>
 /// <param name="Fop">FOP internals of this step, when computed.</param>
 /// <param name="Noise">Gradient-noise statistics of this batch (overall first, then per layer), when measured.</param>
+/// <param name="KlClipFactor">KFAC's and FOP's KL-clip factor nu applied to this step (1: not clipped), when the KL clip is on.</param>
 public sealed record StepResult(double LossSum, long Correct, long Examples, bool Skipped = false, string? Message = null, FopDiagnostics? Fop = null,
-    IReadOnlyList<(string Layer, Diagnostics.NoiseEstimate Estimate)>? Noise = null)
+    IReadOnlyList<(string Layer, Diagnostics.NoiseEstimate Estimate)>? Noise = null, double? KlClipFactor = null)
 {
     /// <summary>Mean loss of the batch.</summary>
     public double Loss => LossSum / Math.Max(1, Examples);

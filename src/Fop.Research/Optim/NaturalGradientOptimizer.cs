@@ -46,18 +46,19 @@ public abstract class NaturalGradientOptimizer : ModelOptimizer
 
     /// <summary>
     /// The step's one read: loss sum, correct count, the finite checks of gradients, <paramref name="directions"/> and the
-    /// KL-clip factor (from the directions and <paramref name="gradients"/>), and of curvature statistics left pending. Returns
+    /// KL-clip factor (returned for the step log) (from the directions and <paramref name="gradients"/>), and of curvature statistics left pending. Returns
     /// the refused result (nothing commits), or null after committing the pending statistics and scaling the directions by
     /// the KL-clip factor, ready for the tail.
     /// </summary>
     private protected StepResult? ReadStep(IReadOnlyList<Tensor> directions, IEnumerable<Tensor> gradients, Tensor gradientsFinite, Tensor lossSum, Tensor correct,
-        long examples, double lr, string direction, out double loss, out long correctCount)
+        long examples, double lr, string direction, out double loss, out long correctCount, out double? klClipFactor)
     {
         var device = lossSum.device;
         var nu = Tail.KlClipFactor(directions.Zip(gradients), lr);
         var finite = HostReads.AllFinite(nu is null ? directions : directions.Append(nu), device).logical_and(gradientsFinite);
         var read = HostReads.Scalars(lossSum, correct, finite, nu ?? HostReads.Constant(1, device), Curvature.DeferredStatisticsFinite(device));
         (loss, correctCount) = (read[0], (long)read[1]);
+        klClipFactor = nu is null ? null : read[3];
         if (read[4] == 0) return NonFinite(loss, examples, Curvature.RefuseDeferred(StepCount, Warnings));
         if (read[2] == 0)
         {

@@ -15,10 +15,25 @@ public sealed class CsvLog : IDisposable
     public CsvLog(string path, string header, bool resume, Func<string[], bool> keep)
     {
         Path = path;
-        var rows = resume && File.Exists(path) ? CompleteRows(path, header.Split(',').Length, keep).ToList() : [];
+        var rows = resume && File.Exists(path) ? ResumedRows(path, header, keep) : [];
         AtomicFile.WriteAllLines(path, rows.Prepend(header));
         try { writer = new StreamWriter(path, append: true); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new IOException($"{path}: could not be opened for writing ({e.Message}).", e); }
+    }
+
+    /// <summary>
+    /// The rows kept on resume. A log written by an earlier version whose header is a prefix of this one (columns added at
+    /// the end since) is carried over with the new columns empty, so upgrading never loses a run's history.
+    /// </summary>
+    static List<string> ResumedRows(string path, string header, Func<string[], bool> keep)
+    {
+        string? existing;
+        using (var reader = new StreamReader(path)) existing = reader.ReadLine()?.TrimEnd('\r');
+        int columns = header.Split(',').Length;
+        if (existing is null || existing == header || !header.StartsWith(existing + ",", StringComparison.Ordinal))
+            return CompleteRows(path, columns, keep).ToList();
+        int missing = columns - existing.Split(',').Length;
+        return CompleteRows(path, columns - missing, keep).Select(r => r + new string(',', missing)).ToList();
     }
 
     /// <summary>The file.</summary>

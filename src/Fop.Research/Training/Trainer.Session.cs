@@ -82,7 +82,7 @@ public sealed partial class Trainer
             State = state;
 
             metrics = new CsvLog(Path.Combine(runDir, "metrics.csv"), data.Validation is null ? EpochMetrics.Header : EpochMetrics.HeaderWithValidation, resuming, keep: r => int.Parse(r[0]) <= state.Epoch);
-            steps = new CsvLog(Path.Combine(runDir, "steps.csv"), "step,epoch,lr,loss,accuracy,ms,skipped,beta,eta,s,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal", resuming, keep: r => long.Parse(r[0]) < state.GlobalStep);
+            steps = new CsvLog(Path.Combine(runDir, "steps.csv"), "step,epoch,lr,loss,accuracy,ms,skipped,beta,eta,s,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal,kl_clip_factor", resuming, keep: r => long.Parse(r[0]) < state.GlobalStep);
             layers = new CsvLog(Path.Combine(runDir, "layers.csv"), "step,layer,s,beta,eta,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal", resuming, keep: r => long.Parse(r[0]) < state.GlobalStep);
             noise = config.NoiseInterval > 0 ? new CsvLog(Path.Combine(runDir, "noise.csv"), NoiseLog.Header, resuming, keep: r => long.Parse(r[0]) < state.GlobalStep) : null;
 
@@ -166,7 +166,7 @@ public sealed partial class Trainer
         void LogStep(StepResult result, double lr, double ms)
         {
             var fd = result.Fop;
-            steps.Append(FormattableString.Invariant($"{State.GlobalStep},{State.Epoch + 1},{lr:g6},{result.Loss:g6},{result.Correct / (double)Math.Max(1, result.Examples):g6},{ms:F1},{(result.Skipped ? 1 : 0)},{fd?.MeanBeta:g6},{fd?.MeanEta:g6},{fd?.MeanS:g6},{fd?.CosG1G2:g6},{fd?.MeanPerpRatio:g6},{fd?.KlBase:g6},{fd?.KlCross:g6},{fd?.KlOrthogonal:g6}"));
+            steps.Append(FormattableString.Invariant($"{State.GlobalStep},{State.Epoch + 1},{lr:g6},{result.Loss:g6},{result.Correct / (double)Math.Max(1, result.Examples):g6},{ms:F1},{(result.Skipped ? 1 : 0)},{fd?.MeanBeta:g6},{fd?.MeanEta:g6},{fd?.MeanS:g6},{fd?.CosG1G2:g6},{fd?.MeanPerpRatio:g6},{fd?.KlBase:g6},{fd?.KlCross:g6},{fd?.KlOrthogonal:g6},{result.KlClipFactor:g6}"));
             if (fd is null) return;
             foreach (var l in fd.Layers)
                 layers.Append(FormattableString.Invariant($"{State.GlobalStep},{l.Layer},{l.S:g6},{l.Beta:g6},{l.Eta:g6},{l.CosG1G2:g6},{l.PerpRatio:g6},{l.KlBase:g6},{l.KlCross:g6},{l.KlOrthogonal:g6}"));
