@@ -27,6 +27,7 @@ public sealed class StudyFileTests : IDisposable
         Assert.False(one.Excludes(0));
         Assert.Equal("7 (n=1)", one.ToString("0"));
         Assert.Equal("-", ConfidenceInterval.Of([]).ToString("0"));
+        Assert.Equal("-1 ± 2.5", ConfidenceInterval.Of([-2, 0, -1]).ToString("+0.#;-0.#;0"));
     }
 
     string WriteStudy(string json)

@@ -40,8 +40,10 @@ public readonly record struct ConfidenceInterval(double Mean, double HalfWidth, 
     /// <summary>"mean ± half-width" in <paramref name="format"/>, "mean (n=1)" for one value, "-" for none.</summary>
     public string ToString(string format)
     {
-        string F(double x) => x.ToString(format, System.Globalization.CultureInfo.InvariantCulture);
-        return Count switch { 0 => "-", 1 => F(Mean) + " (n=1)", _ => $"{F(Mean)} ± {F(HalfWidth)}" };
+        string F(double x, string f) => x.ToString(f, System.Globalization.CultureInfo.InvariantCulture);
+        // A signed format (e.g. "+0.#;-0.#;0") signs the mean only: the half-width is a size.
+        var unsigned = format.Split(';')[0].Replace("+", "");
+        return Count switch { 0 => "-", 1 => F(Mean, format) + " (n=1)", _ => $"{F(Mean, format)} ± {F(HalfWidth, unsigned)}" };
     }
 
     /// <inheritdoc />
