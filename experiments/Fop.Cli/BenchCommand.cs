@@ -191,7 +191,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             table.AddRow(r.optimizer, F(r.ms_per_step, "F0"), F(r.forward_ms, "F0"), F(r.backward_ms, "F0"), F(r.curvature_ms, "F0"), F(r.update_ms, "F0"),
                 F(r.ratio_to_sgd, "F2"), F(r.ratio_to_kfac, "F2"), r.refused_steps.ToString());
         AnsiConsole.Write(table);
-        var machine = $"{Environment.ProcessorCount} cores, {torch.get_num_threads()} torch threads, {device.type}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}";
+        var machine = RunView.Machine(device);
         AnsiConsole.MarkupLine(Markup.Escape($"median (min-max) over {s.Rounds} interleaved rounds of {stepsPerRound} steps per optimizer (ratios taken within each round); model {s.Model}, batch {s.Batch}" +
             $"{(s.MicroBatch > 0 ? $" in micro-batches of {s.MicroBatch}" : "")}, interval {s.Interval}, lr {s.Lr:g3}, damping {s.Damping:g3}, {dataKind} batches; {machine}"));
         if (s.Json != null)

@@ -6,6 +6,10 @@ namespace Fop.Cli;
 /// <summary>Runs a trainer with a live progress bar on a terminal, or a line per epoch elsewhere.</summary>
 internal static class RunView
 {
+    /// <summary>The machine line results record: cores, torch threads, the device when given, the operating system.</summary>
+    public static string Machine(TorchSharp.torch.Device? device = null) =>
+        $"{Environment.ProcessorCount} cores, {TorchSharp.torch.get_num_threads()} torch threads, {(device is null ? "" : $"{device.type}, ")}{System.Runtime.InteropServices.RuntimeInformation.OSDescription}";
+
     public static RunSummary Run(RunConfig config, RunData data, string runDir, bool resume)
     {
         if (!AnsiConsole.Profile.Capabilities.Interactive)

@@ -14,7 +14,7 @@ internal static class StudyCommand
     public static int Run(string study, IReadOnlyList<string> common, string runsRoot, string resultsRoot, string command)
     {
         var clock = Stopwatch.StartNew();
-        var machine = $"{Environment.ProcessorCount} cores, {torch.get_num_threads()} torch threads, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}";
+        var machine = RunView.Machine();
         var results = Path.Combine(resultsRoot, study);
         StudyRunner? self = null;
         int reported = -1;

@@ -40,7 +40,7 @@ internal sealed class StudyFileCommand : Command<StudyFileCommand.Settings>
         if (settings.DataDir != null) extra.Add($"data_dir={settings.DataDir}");
         study = study with { Common = study.Common.Concat(extra).ToList() };
         var command = "./fop study " + settings.File + string.Concat(extra.Select(s => " --set " + s));
-        var machine = $"{Environment.ProcessorCount} cores, {torch.get_num_threads()} torch threads, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}";
+        var machine = RunView.Machine();
         var commit = Commit();
         var results = Path.Combine(settings.Results, study.Name);
         string Provenance() => $"Study file `{settings.File}`; last written by `{command}` at commit {commit} on {machine}. Every invocation, with its wall time: invocations.md.";

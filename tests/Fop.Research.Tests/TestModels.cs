@@ -40,16 +40,8 @@ internal static class TestModels
     };
 
     /// <summary>Gathers Kronecker factors of every layer on (x, y) in one pass (from a subset when the options ask for one).</summary>
-    public static KfacCurvature Factors(Module<Tensor, Tensor> model, Tensor x, Tensor y, KfacOptions options, Likelihood likelihood, long seed = 0)
-    {
-        var curvature = new KfacCurvature(model, options, likelihood, seed);
-        curvature.BeginStep(0);
-        new GradientPass(model, likelihood, 0) { Recorder = curvature }.Accumulate(x, y, x.shape[0]);
-        curvature.GatherSubset(model, x, y, 0, 0);
-        curvature.EndStep(0, new List<string>());
-        foreach (var p in model.parameters()) { using var g = p.grad; g?.zero_(); }
-        return curvature;
-    }
+    public static KfacCurvature Factors(Module<Tensor, Tensor> model, Tensor x, Tensor y, KfacOptions options, Likelihood likelihood, long seed = 0) =>
+        Research.Diagnostics.FactorError.Factors(model, x, y, options, likelihood, seed);
 
     /// <summary>
     /// The exact Fisher block of <paramref name="layer"/>: (1/N) sum_n J_n^T H_n J_n with J_n the Jacobian of example n's outputs

@@ -1,4 +1,3 @@
-using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -48,30 +47,4 @@ public static class ImageFolder
         return new ImageDataset(name ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(root)), store, labels, classes.Length, normalization ?? Normalization.ImageNet);
     }
 
-    /// <summary>Decodes one image, resizes (shorter side to <paramref name="resize"/>) and centre-crops it into CHW bytes.</summary>
-    public static void DecodeInto(string path, int resize, int size, Span<byte> chw)
-    {
-        using var decoded = SKBitmap.Decode(path) ?? throw new InvalidDataException($"{path}: not a decodable JPEG/PNG image.");
-        double scale = resize / (double)Math.Min(decoded.Width, decoded.Height);
-        int w = Math.Max(size, (int)Math.Round(decoded.Width * scale)), h = Math.Max(size, (int)Math.Round(decoded.Height * scale));
-        using var resized = decoded.Resize(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Premul), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear))
-            ?? throw new InvalidDataException($"{path}: could not be resized.");
-        CopyChw(resized, (w - size) / 2, (h - size) / 2, size, chw);
-    }
-
-    /// <summary>Copies the size x size square at (x0, y0) of an RGBA bitmap into CHW bytes (R, G, B planes).</summary>
-    internal static void CopyChw(SKBitmap bitmap, int x0, int y0, int size, Span<byte> chw)
-    {
-        int plane = size * size;
-        var src = bitmap.GetPixelSpan();
-        int stride = bitmap.RowBytes;
-        for (int y = 0; y < size; y++)
-        for (int x = 0; x < size; x++)
-        {
-            int s = (y0 + y) * stride + (x0 + x) * 4, d = y * size + x;
-            chw[d] = src[s];
-            chw[plane + d] = src[s + 1];
-            chw[2 * plane + d] = src[s + 2];
-        }
-    }
 }

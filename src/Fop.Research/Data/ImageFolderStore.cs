@@ -94,13 +94,7 @@ public sealed class ImageFolderStore : ImageStore
     /// <inheritdoc />
     public override void Dispose() { }
 
-    static int Seed(long seed, long example)
-    {
-        ulong z = (ulong)seed * 0x9E3779B97F4A7C15UL ^ (ulong)example * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return (int)((z ^ (z >> 31)) & 0x7FFFFFFF);
-    }
+    static int Seed(long seed, long example) => (int)(BatchOrder.StreamSeed(seed, example) & 0x7FFFFFFF);
 
     /// <summary>Decodes <paramref name="path"/> into CHW bytes: the training crop when <paramref name="random"/> is given, else resize and centre crop.</summary>
     void Decode(string path, Random? random, Span<byte> chw)
@@ -114,7 +108,23 @@ public sealed class ImageFolderStore : ImageStore
         if (!decoded.ExtractSubset(subset, crop)) throw new InvalidDataException($"{path}: could not crop {crop} from {decoded.Width}x{decoded.Height}.");
         using var resized = subset.Resize(new SKImageInfo(Size, Size, SKColorType.Rgba8888, SKAlphaType.Premul), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear))
             ?? throw new InvalidDataException($"{path}: could not be resized.");
-        ImageFolder.CopyChw(resized, 0, 0, Size, chw);
+        CopyChw(resized, chw);
+    }
+
+    /// <summary>Copies a Size x Size RGBA bitmap into CHW bytes (R, G, B planes).</summary>
+    void CopyChw(SKBitmap bitmap, Span<byte> chw)
+    {
+        int plane = Size * Size;
+        var src = bitmap.GetPixelSpan();
+        int stride = bitmap.RowBytes;
+        for (int y = 0; y < Size; y++)
+        for (int x = 0; x < Size; x++)
+        {
+            int s = y * stride + x * 4, d = y * Size + x;
+            chw[d] = src[s];
+            chw[plane + d] = src[s + 1];
+            chw[2 * plane + d] = src[s + 2];
+        }
     }
 
     /// <summary>The evaluation crop in source pixels: the square of side Size/Resize of the shorter side, centred.</summary>

@@ -17,10 +17,13 @@ public sealed record LayerFactorError(string Layer, long ADim, long GDim, double
 /// <summary>Compares KFAC's factors from cheap statistics (<c>factor_examples</c>, <c>conv_positions</c>) with those of the full batch.</summary>
 public static class FactorError
 {
-    /// <summary>The Kronecker factors of every preconditioned layer of <paramref name="model"/> on one batch, with <paramref name="options"/>' statistics and draws seeded by <paramref name="seed"/>.</summary>
+    /// <summary>
+    /// The Kronecker factors of every preconditioned layer of <paramref name="model"/> on one batch, with <paramref name="options"/>'
+    /// statistics and draws seeded by <paramref name="seed"/> (step 0: always a curvature and inverse step, an EMA starts fresh).
+    /// </summary>
     public static KfacCurvature Factors(Module<Tensor, Tensor> model, Tensor inputs, Tensor targets, KfacOptions options, Likelihood likelihood, long seed = 0, int microBatchSize = 0)
     {
-        var curvature = new KfacCurvature(model, options with { CurvatureInterval = 1, InverseInterval = 1, EmaDecay = null }, likelihood, seed);
+        var curvature = new KfacCurvature(model, options, likelihood, seed);
         curvature.BeginStep(0);
         new GradientPass(model, likelihood, microBatchSize) { Recorder = curvature }.Accumulate(inputs, targets, inputs.shape[0]);
         curvature.GatherSubset(model, inputs, targets, 0, microBatchSize);

@@ -16,10 +16,14 @@ public sealed record RunOutcome(string Stage, RunSummary Summary, double? Target
     public bool Reached => EpochsToTarget is not null;
 
     /// <summary>Reads a run's first crossing of <paramref name="target"/> from its metrics.csv (so a target fixed after the run still applies).</summary>
-    public static (int? Epochs, double? Seconds) FirstCrossing(string runDir, double? target)
+    public static (int? Epochs, double? Seconds) FirstCrossing(string runDir, double? target) =>
+        target is double && File.Exists(Path.Combine(runDir, "metrics.csv")) ? FirstCrossing(EpochMetrics.Read(runDir), target) : (null, null);
+
+    /// <summary>The first epoch of <paramref name="metrics"/> whose test accuracy reaches <paramref name="target"/>, with its training seconds.</summary>
+    public static (int? Epochs, double? Seconds) FirstCrossing(IReadOnlyList<EpochMetrics> metrics, double? target)
     {
-        if (target is not double t || !File.Exists(Path.Combine(runDir, "metrics.csv"))) return (null, null);
-        var first = EpochMetrics.Read(runDir).FirstOrDefault(m => m.TestAccuracy >= t);
+        if (target is not double t) return (null, null);
+        var first = metrics.FirstOrDefault(m => m.TestAccuracy >= t);
         return first is null ? (null, null) : (first.Epoch, first.TrainSeconds);
     }
 

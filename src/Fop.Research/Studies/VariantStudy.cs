@@ -8,8 +8,13 @@ namespace Fop.Research.Studies;
 /// <summary>One run of a study file: its base config's name, variant, seed, summary and folder.</summary>
 public sealed record StudyRun(string Config, string Variant, long Seed, RunSummary Summary, string RunDir)
 {
+    IReadOnlyList<EpochMetrics>? metrics;
+
+    /// <summary>The run's metrics.csv, read once (tables ask for several targets of every run).</summary>
+    public IReadOnlyList<EpochMetrics> Metrics => metrics ??= File.Exists(Path.Combine(RunDir, "metrics.csv")) ? EpochMetrics.Read(RunDir) : [];
+
     /// <summary>Epoch and training seconds of the first evaluation at or above <paramref name="target"/> (nulls when never).</summary>
-    public (int? Epochs, double? Seconds) ToTarget(double target) => RunOutcome.FirstCrossing(RunDir, target);
+    public (int? Epochs, double? Seconds) ToTarget(double target) => RunOutcome.FirstCrossing(Metrics, target);
 }
 
 /// <summary>Runs a <see cref="StudyFile"/> (resumably, seeds outermost so an interrupted study has whole seeds) and writes its results, tables and run records.</summary>
@@ -68,8 +73,13 @@ public static class VariantStudy
         {
             var copy = Path.Combine(dir, "runs", Path.GetFileName(r.RunDir));
             Directory.CreateDirectory(copy);
+            // Results are rewritten after every run: copy only what changed since the last copy.
             foreach (var f in new[] { "config.json", "summary.json", "metrics.csv" })
-                if (File.Exists(Path.Combine(r.RunDir, f))) File.Copy(Path.Combine(r.RunDir, f), Path.Combine(copy, f), overwrite: true);
+            {
+                string source = Path.Combine(r.RunDir, f), target = Path.Combine(copy, f);
+                if (File.Exists(source) && (!File.Exists(target) || File.GetLastWriteTimeUtc(source) > File.GetLastWriteTimeUtc(target)))
+                    File.Copy(source, target, overwrite: true);
+            }
         }
         AtomicFile.WriteAllText(Path.Combine(dir, "table.md"), Table(study, runs, provenance));
     }
