@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using Fop.Research.Plots.Views;
 using Fop.Research.Studies;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -48,19 +49,38 @@ internal sealed class StudyFileCommand : Command<StudyFileCommand.Settings>
         using var runner = self = new StudyRunner(Path.Combine(settings.Out, study.Name), (config, dir) => RunView.Run(config, self!.Data(config), dir, resume: true))
         {
             OnMessage = m => AnsiConsole.MarkupLine(Markup.Escape(m)),
+            ArchiveDir = Path.Combine(results, "runs"),
         };
         int trained = -1;
-        var runs = VariantStudy.Run(study, Path.GetDirectoryName(Path.GetFullPath(settings.File))!, runner, soFar =>
+        var studyDir = Path.GetDirectoryName(Path.GetFullPath(settings.File))!;
+        int total;
+        if (study.Tune is null)
         {
-            // Results are rewritten after each run that trained, so an interrupted study has its tables up to date.
-            if (runner.TrainedCount == trained) return;
-            trained = runner.TrainedCount;
-            VariantStudy.Write(results, study, soFar, Provenance());
-        });
-        VariantStudy.Write(results, study, runs, Provenance());
-        VariantStudy.RecordInvocation(results, command, commit, machine, clock.Elapsed, runner.TrainedCount, runs.Count);
+            var runs = VariantStudy.Run(study, studyDir, runner, soFar =>
+            {
+                // Results are rewritten after each run that trained, so an interrupted study has its tables up to date.
+                if (runner.TrainedCount == trained) return;
+                trained = runner.TrainedCount;
+                VariantStudy.Write(results, study, soFar, Provenance());
+            }, settings.Results);
+            VariantStudy.Write(results, study, runs, Provenance());
+            total = runs.Count;
+        }
+        else
+        {
+            var tuned = TunedStudy.Run(study, studyDir, runner, soFar =>
+            {
+                if (runner.TrainedCount == trained) return;
+                trained = runner.TrainedCount;
+                VariantStudy.Write(results, study, soFar.Runs, Provenance(), soFar);
+            });
+            VariantStudy.Write(results, study, tuned.Runs, Provenance(), tuned);
+            total = tuned.Points.Count + tuned.Runs.Count;
+        }
+        foreach (var figure in VariantStudyViews.All(results)) figure.Save(results);
+        VariantStudy.RecordInvocation(results, command, commit, machine, clock.Elapsed, runner.TrainedCount, total);
         AnsiConsole.WriteLine(File.ReadAllText(Path.Combine(results, "table.md")));
-        AnsiConsole.MarkupLine(Markup.Escape($"results: {results} ({runner.TrainedCount} trained, {runs.Count - runner.TrainedCount} read back, {clock.Elapsed:hh\\:mm\\:ss})"));
+        AnsiConsole.MarkupLine(Markup.Escape($"results: {results} ({runner.TrainedCount} trained, {total - runner.TrainedCount} read back, {clock.Elapsed:hh\\:mm\\:ss})"));
         return 0;
     }
 

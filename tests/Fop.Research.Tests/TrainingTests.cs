@@ -122,6 +122,9 @@ public sealed class TrainingTests : IDisposable
         Assert.Equal(rows.Max(r => r.ValAccuracy), summary.BestValAccuracy, 5);
         Assert.Equal(rows[^1].ValAccuracy, summary.FinalValAccuracy, 5);
         Assert.EndsWith("val_loss,val_accuracy", File.ReadLines(Path.Combine(dir, "validated", "metrics.csv")).First());
+        // With a split, in-run decisions (here the stall rule) read validation, never test.
+        var judged = new Trainer(ConfigFile.Override(config, ["name=judged", "abandon_below=1", "abandon_after_epochs=1"]).Validate(), data).Run(Path.Combine(dir, "judged"));
+        Assert.Contains("best validation accuracy", judged.Diverged);
         Assert.Throws<ArgumentOutOfRangeException>(() => RunData.Load(SmallRun("sgd", "validation_examples=100000")));
     }
 

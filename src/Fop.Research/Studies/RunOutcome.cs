@@ -19,11 +19,14 @@ public sealed record RunOutcome(string Stage, RunSummary Summary, double? Target
     public static (int? Epochs, double? Seconds) FirstCrossing(string runDir, double? target) =>
         target is double && File.Exists(Path.Combine(runDir, "metrics.csv")) ? FirstCrossing(EpochMetrics.Read(runDir), target) : (null, null);
 
-    /// <summary>The first epoch of <paramref name="metrics"/> whose test accuracy reaches <paramref name="target"/>, with its training seconds.</summary>
+    /// <summary>
+    /// The first epoch of <paramref name="metrics"/> whose accuracy reaches <paramref name="target"/>, with its training seconds:
+    /// validation accuracy when the run had a validation split (as the trainer decides), else test accuracy.
+    /// </summary>
     public static (int? Epochs, double? Seconds) FirstCrossing(IReadOnlyList<EpochMetrics> metrics, double? target)
     {
         if (target is not double t) return (null, null);
-        var first = metrics.FirstOrDefault(m => m.TestAccuracy >= t);
+        var first = metrics.FirstOrDefault(m => (m.HasValidation ? m.ValAccuracy : m.TestAccuracy) >= t);
         return first is null ? (null, null) : (first.Epoch, first.TrainSeconds);
     }
 

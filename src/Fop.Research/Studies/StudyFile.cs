@@ -10,6 +10,16 @@ public sealed record StudyVariant
     public string Label { get; init; } = "";
     /// <summary>Overrides applied on top of the base config and the study's common overrides.</summary>
     public IReadOnlyList<string> Set { get; init; } = [];
+    /// <summary>Settings chosen by another study's tuning, applied before <see cref="Set"/> (null: none).</summary>
+    public ChoiceRef? Choice { get; init; }
+    /// <summary>Names of the base configs this variant runs on (empty: all of them).</summary>
+    public IReadOnlyList<string> Configs { get; init; } = [];
+
+    /// <summary>The overrides that make this variant on the base config named <paramref name="config"/>: the referenced choice's, then <see cref="Set"/>.</summary>
+    public IReadOnlyList<string> Overrides(string config, string resultsRoot) => Choice is null ? Set : Choice.Overrides(resultsRoot, config).Concat(Set).ToList();
+
+    /// <summary>Whether the variant runs on the base config named <paramref name="config"/>.</summary>
+    public bool RunsOn(string config) => Configs.Count == 0 || Configs.Contains(config);
 }
 
 /// <summary>
@@ -33,8 +43,12 @@ public sealed record StudyFile
     public IReadOnlyList<long> Seeds { get; init; } = [0];
     /// <summary>The variant every other is compared with, paired by seed (default: the first).</summary>
     public string? Reference { get; init; }
-    /// <summary>Test-accuracy thresholds for time-to-target (default: each config's target_accuracy).</summary>
+    /// <summary>Accuracy thresholds for time-to-target (validation accuracy where runs have a split, else test; default: each config's target_accuracy).</summary>
     public IReadOnlyList<double> Targets { get; init; } = [];
+    /// <summary>A further threshold derived from one cell of the study (null: none).</summary>
+    public DerivedTarget? TargetFrom { get; init; }
+    /// <summary>Tune a key per config and variant on validation before the seeds run (null: the variants run as written).</summary>
+    public TuneSpec? Tune { get; init; }
 
     /// <summary>The reference variant's label.</summary>
     public string ReferenceLabel => Reference ?? Variants[0].Label;
@@ -62,6 +76,15 @@ public sealed record StudyFile
         if (Seeds.Count == 0 || Seeds.Distinct().Count() != Seeds.Count) throw new ArgumentException("seeds: at least one seed, no repeats.");
         if (Reference is { } r && Variants.All(v => v.Label != r)) throw new ArgumentException($"reference '{r}' is not a variant label ({string.Join(", ", Variants.Select(v => v.Label))}).");
         if (Targets.Any(t => !(t > 0 && t <= 1))) throw new ArgumentException("targets must lie in (0, 1].");
+        if (TargetFrom is { } from)
+        {
+            if (Variants.All(v => v.Label != from.Variant)) throw new ArgumentException($"target_from.variant '{from.Variant}' is not a variant label.");
+            if (!(from.Margin >= 0 && from.Margin < 1)) throw new ArgumentException($"target_from.margin {from.Margin} must lie in [0, 1).");
+        }
+        Tune?.Validate(Variants.Select(v => v.Label).ToList(), Seeds);
+        if (Tune is not null && Variants.Any(v => v.Choice is not null)) throw new ArgumentException("variants: a tuned study tunes its own settings; choice (another study's settings) is for untuned studies.");
+        if (Variants.FirstOrDefault(v => v.Choice is { } c && (string.IsNullOrWhiteSpace(c.Study) || string.IsNullOrWhiteSpace(c.Variant))) is { } bad)
+            throw new ArgumentException($"variants: '{bad.Label}': choice needs study and variant.");
         return this;
     }
 

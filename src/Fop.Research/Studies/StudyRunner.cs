@@ -28,11 +28,22 @@ public sealed class StudyRunner : IDisposable
     public int TrainedCount { get; private set; }
     /// <summary>Called with a line when a run is read back instead of trained.</summary>
     public Action<string>? OnMessage { get; init; }
+    /// <summary>
+    /// Folder of committed run records (config.json, summary.json, metrics.csv per run; a study's results/runs): a run
+    /// finished there counts as finished, so a study resumes on a fresh checkout without its ignored run folders (null: none).
+    /// </summary>
+    public string? ArchiveDir { get; init; }
 
-    /// <summary>The folder of the run named <paramref name="name"/>.</summary>
-    public string RunDir(string name) => Path.Combine(RunsDir, name);
+    /// <summary>The folder of the run named <paramref name="name"/>: its run folder, or its archived record when only that is finished.</summary>
+    public string RunDir(string name)
+    {
+        var dir = Path.Combine(RunsDir, name);
+        if (File.Exists(Path.Combine(dir, "summary.json")) || ArchiveDir is null) return dir;
+        var archived = Path.Combine(ArchiveDir, name);
+        return File.Exists(Path.Combine(archived, "summary.json")) ? archived : dir;
+    }
 
-    /// <summary>Trains <paramref name="config"/> (named uniquely within the study), or reads its summary when it is complete.</summary>
+    /// <summary>Trains <paramref name="config"/> (named uniquely within the study), or reads its summary when it is complete (in its folder or the archive).</summary>
     public RunSummary Run(RunConfig config)
     {
         var dir = RunDir(config.Name);
@@ -63,7 +74,7 @@ public sealed class StudyRunner : IDisposable
     /// <summary>The data a config names, loaded once per data set and imbalance factor and shared by the runs that use it.</summary>
     public RunData Data(RunConfig config)
     {
-        var key = $"{config.Dataset}|{config.DataDir}|{config.ImbalanceFactor}|{config.TrainSubset}|{config.TestSubset}";
+        var key = $"{config.Dataset}|{config.DataDir}|{config.ImbalanceFactor}|{config.TrainSubset}|{config.TestSubset}|{config.ValidationExamples}|{config.ValidationSeed}";
         if (!data.TryGetValue(key, out var d)) data[key] = d = RunData.Load(config, OnMessage);
         return d;
     }

@@ -24,12 +24,11 @@ public static class VariantStudy
     /// Trains (or reads back) every config x variant for seed 0, then seed 1, ... under <c>runner.RunsDir</c>. Every planned
     /// config is built and validated before the first run; <paramref name="afterRun"/> sees the runs so far after each one.
     /// </summary>
-    public static IReadOnlyList<StudyRun> Run(StudyFile study, string studyDir, StudyRunner runner, Action<IReadOnlyList<StudyRun>>? afterRun = null)
+    public static IReadOnlyList<StudyRun> Run(StudyFile study, string studyDir, StudyRunner runner, Action<IReadOnlyList<StudyRun>>? afterRun = null, string resultsRoot = "experiments/results")
     {
-        var bases = study.BaseConfigs(studyDir);
-        if (bases.Select(b => b.Name).Distinct().Count() != bases.Count) throw new ArgumentException($"{study.Name}: base configs must have distinct names.");
-        var planned = study.Seeds.SelectMany(seed => bases.SelectMany(b => study.Variants.Select(v => (b, v, seed,
-            Config: ConfigFile.Override(b, v.Set.Concat([$"seed={seed}", $"name={b.Name}-{StudyFile.Slug(v.Label)}-s{seed}"])).Validate())))).ToList();
+        var bases = Bases(study, studyDir);
+        var planned = study.Seeds.SelectMany(seed => bases.SelectMany(b => study.Variants.Where(v => v.RunsOn(b.Name)).Select(v => (b, v, seed,
+            Config: ConfigFile.Override(b, v.Overrides(b.Name, resultsRoot).Concat([$"seed={seed}", $"name={b.Name}-{StudyFile.Slug(v.Label)}-s{seed}"])).Validate())))).ToList();
         var runs = new List<StudyRun>();
         foreach (var p in planned)
         {
@@ -39,27 +38,43 @@ public static class VariantStudy
         return runs;
     }
 
-    /// <summary>The thresholds a study reports: its own, else the distinct targets of its runs.</summary>
-    public static IReadOnlyList<double> Targets(StudyFile study, IReadOnlyList<StudyRun> runs) =>
-        study.Targets.Count > 0 ? study.Targets
-            : runs.Select(r => r.Summary.TargetAccuracy).OfType<double>().Distinct().Order().ToList();
+    /// <summary>The study's base configs (with its common overrides), checked to have distinct names that the variants' config lists name.</summary>
+    public static IReadOnlyList<RunConfig> Bases(StudyFile study, string studyDir)
+    {
+        var bases = study.BaseConfigs(studyDir);
+        var names = bases.Select(b => b.Name).ToList();
+        if (names.Distinct().Count() != names.Count) throw new ArgumentException($"{study.Name}: base configs must have distinct names.");
+        foreach (var v in study.Variants)
+            if (v.Configs.FirstOrDefault(c => !names.Contains(c)) is { } unknown)
+                throw new ArgumentException($"{study.Name}: variant '{v.Label}' names config '{unknown}', not one of the base configs ({string.Join(", ", names)}).");
+        if (study.TargetFrom is { } from && !names.Contains(from.Config))
+            throw new ArgumentException($"{study.Name}: target_from.config '{from.Config}' is not one of the base configs ({string.Join(", ", names)}).");
+        return bases;
+    }
+
+    /// <summary>The thresholds a study reports: its own (with the derived one once its cell has runs), else the distinct targets of its runs.</summary>
+    public static IReadOnlyList<double> Targets(StudyFile study, IReadOnlyList<StudyRun> runs)
+    {
+        var own = study.Targets.Count > 0 ? study.Targets : runs.Select(r => r.Summary.TargetAccuracy).OfType<double>().Distinct().Order().ToList();
+        return study.TargetFrom?.From(runs) is double derived ? own.Append(derived).Distinct().Order().ToList() : own;
+    }
 
     /// <summary>
     /// Writes results.csv (one row per run, epochs and seconds to each target), table.md, and a copy of every run's
     /// config.json, summary.json and metrics.csv under <c>runs/</c> of <paramref name="dir"/> (small files, meant to be committed).
     /// </summary>
-    public static void Write(string dir, StudyFile study, IReadOnlyList<StudyRun> runs, string provenance)
+    public static void Write(string dir, StudyFile study, IReadOnlyList<StudyRun> runs, string provenance, TunedResults? tuned = null)
     {
         Directory.CreateDirectory(dir);
         var targets = Targets(study, runs);
         var ci = CultureInfo.InvariantCulture;
-        var header = "config,variant,seed,run,epochs_run,best_accuracy,final_accuracy,ms_per_step,train_seconds,diverged_or_stalled" +
+        var header = "config,variant,seed,run,epochs_run,best_accuracy,final_accuracy,best_val_accuracy,final_val_accuracy,ms_per_step,train_seconds,diverged_or_stalled" +
                      string.Concat(targets.Select(t => string.Create(ci, $",epochs_to_{t:g4},seconds_to_{t:g4}")));
         var rows = runs.Select(r =>
         {
             var s = r.Summary;
             var cells = new List<string> { r.Config, Csv(r.Variant), r.Seed.ToString(ci), s.Name, s.EpochsRun.ToString(ci), s.BestTestAccuracy.ToString("F4", ci),
-                s.FinalTestAccuracy.ToString("F4", ci), s.MedianStepMs.ToString("F1", ci), s.TrainSeconds.ToString("F1", ci), s.Diverged is null ? "0" : "1" };
+                s.FinalTestAccuracy.ToString("F4", ci), s.BestValAccuracy.ToString("F4", ci), s.FinalValAccuracy.ToString("F4", ci), s.MedianStepMs.ToString("F1", ci), s.TrainSeconds.ToString("F1", ci), s.Diverged is null ? "0" : "1" };
             foreach (var t in targets)
             {
                 var (e, sec) = r.ToTarget(t);
@@ -69,20 +84,71 @@ public static class VariantStudy
             return string.Join(",", cells);
         });
         AtomicFile.WriteAllLines(Path.Combine(dir, "results.csv"), rows.Prepend(header));
-        foreach (var r in runs)
+        var folders = runs.Select(r => r.RunDir).ToList();
+        if (tuned is not null)
         {
-            var copy = Path.Combine(dir, "runs", Path.GetFileName(r.RunDir));
+            AtomicFile.WriteAllLines(Path.Combine(dir, "tuning.csv"), tuned.Points.Select(p => string.Join(",", p.Config, Csv(p.Variant), p.Exponent.ToString(ci),
+                p.Value.ToString("g6", ci), p.Summary.Name, p.Metric.ToString("F4", ci), p.Summary.EpochsRun.ToString(ci), p.Summary.Diverged is null ? "0" : "1"))
+                .Prepend($"config,variant,exponent,{study.Tune!.Key},run,{Snake(study.Tune.Metric)},epochs_run,diverged_or_stalled"));
+            folders.AddRange(tuned.Points.Select(p => p.RunDir));
+        }
+        foreach (var runDir in folders)
+        {
+            var copy = Path.Combine(dir, "runs", Path.GetFileName(runDir));
             Directory.CreateDirectory(copy);
             // Results are rewritten after every run: copy only what changed since the last copy.
             foreach (var f in new[] { "config.json", "summary.json", "metrics.csv" })
             {
-                string source = Path.Combine(r.RunDir, f), target = Path.Combine(copy, f);
+                string source = Path.Combine(runDir, f), target = Path.Combine(copy, f);
                 if (File.Exists(source) && (!File.Exists(target) || File.GetLastWriteTimeUtc(source) > File.GetLastWriteTimeUtc(target)))
                     File.Copy(source, target, overwrite: true);
             }
         }
-        AtomicFile.WriteAllText(Path.Combine(dir, "table.md"), Table(study, runs, provenance));
+        AtomicFile.WriteAllText(Path.Combine(dir, "table.md"), Table(study, runs, provenance) + (tuned is null ? "" : TuningTable(study, tuned)));
+        if (tuned is { Choices.Count: > 0 }) ChoiceRef.Write(dir, tuned.Choices);
     }
+
+    /// <summary>
+    /// The tuning section of table.md: per base config and variant every grid value with its validation metric, the chosen
+    /// one in bold, whether it is interior (bracketed), the runs spent and whether the variant went on to the seeds.
+    /// </summary>
+    public static string TuningTable(StudyFile study, TunedResults tuned)
+    {
+        var spec = study.Tune!;
+        var ci = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine();
+        sb.AppendLine($"## Tuning ({spec.Key}, seed {spec.Seed}, judged by {Snake(spec.Metric).Replace('_', ' ')} in %; diverged or stalled: ✗)");
+        sb.AppendLine();
+        sb.AppendLine($"Grid: centre x {spec.Step.ToString("g4", ci)}^k, centre = the config's {spec.Key}" + (spec.Centre == TuneCentre.Linear ? $" x batch / {spec.ReferenceBatch}" : "") +
+                      $"; extended past an edge until the choice is interior (at most {spec.MaxRuns} runs), then topped up so that every variant of a config spends the same number of runs (at least {spec.MinRuns}). " +
+                      (spec.Compete.Count > 0 ? "Of " + string.Join("; ", spec.Compete.Select(g => string.Join(" / ", g))) + " only the best goes on to the seeds. " : "") +
+                      $"Tuning runs in total: {tuned.Points.Count}.");
+        foreach (var config in tuned.Points.Select(p => p.Config).Distinct())
+        {
+            sb.AppendLine();
+            sb.AppendLine($"### {config}");
+            sb.AppendLine();
+            sb.AppendLine($"| variant | runs | chosen {spec.Key} | bracketed | seeds | {spec.Key}: metric |");
+            sb.AppendLine("|---|---|---|---|---|---|");
+            foreach (var variant in tuned.Points.Where(p => p.Config == config).Select(p => p.Variant).Distinct())
+            {
+                var mine = tuned.Points.Where(p => p.Config == config && p.Variant == variant).OrderBy(p => p.Exponent).ToList();
+                var choice = tuned.Choices.FirstOrDefault(c => c.Config == config && c.Variant == variant);
+                var grid = string.Join(", ", mine.Select(p =>
+                {
+                    var cell = $"{p.Value.ToString("g4", ci)}: {(double.IsNaN(p.Metric) ? "✗" : (100 * p.Metric).ToString("F2", ci))}";
+                    return choice is not null && p.Value == choice.Value ? $"**{cell}**" : cell;
+                }));
+                sb.AppendLine(choice is null
+                    ? $"| {variant} | {mine.Count} | (grid not settled) | | | {grid} |"
+                    : $"| {variant} | {choice.Runs} | {choice.Value.ToString("g4", ci)} | {(choice.Bracketed ? "yes" : "**no (edge)**")} | {(choice.Seeded ? "yes" : "no")} | {grid} |");
+            }
+        }
+        return sb.ToString();
+    }
+
+    static string Snake(TuneMetric metric) => metric == TuneMetric.FinalValAccuracy ? "final_val_accuracy" : "best_val_accuracy";
 
     /// <summary>
     /// table.md: per config and variant the mean and 95% interval over seeds of epochs and seconds to each target (over
@@ -98,14 +164,20 @@ public static class VariantStudy
         if (study.Question.Length > 0) { sb.AppendLine(study.Question); sb.AppendLine(); }
         sb.AppendLine(provenance);
         sb.AppendLine();
+        bool val = runs.Any(r => double.IsFinite(r.Summary.BestValAccuracy));
         sb.AppendLine("Cells: mean ± half-width of the 95% Student-t interval over seeds (n=1: no interval). Epochs and training seconds " +
-                      "(evaluation excluded) to a target average the seeds that reached it; reached/run says how many did. Generated from results.csv; do not edit.");
+                      "(evaluation excluded) to a target average the seeds that reached it; reached/run says how many did. " +
+                      (val ? "Targets are crossings of **validation** accuracy (the runs' held-out split, on which everything was decided); test accuracy is reported, never used. " : "") +
+                      (study.TargetFrom is { } from ? $"Derived target: {from.Label}" + (study.TargetFrom.From(runs) is double d ? $" = {100 * d:F2}%. " : " (not known yet). ") : "") +
+                      "Generated from results.csv; do not edit.");
+        string accHeader = val ? "best val acc (%) | final test acc (%)" : "best test acc (%) | final test acc (%)";
+        Func<StudyRun, double> first = val ? r => r.Summary.BestValAccuracy : r => r.Summary.BestTestAccuracy;
         foreach (var config in runs.Select(r => r.Config).Distinct())
         {
             sb.AppendLine();
             sb.AppendLine($"## {config}");
             sb.AppendLine();
-            sb.AppendLine("| variant | runs | " + string.Concat(targets.Select(t => string.Create(CultureInfo.InvariantCulture, $"reached {t:P1} | epochs to {t:P1} | seconds to {t:P1} | "))) + "best test acc (%) | final test acc (%) | ms/step |");
+            sb.AppendLine("| variant | runs | " + string.Concat(targets.Select(t => string.Create(CultureInfo.InvariantCulture, $"reached {t:P2} | epochs to {t:P2} | seconds to {t:P2} | "))) + accHeader + " | ms/step |");
             sb.AppendLine("|---|---|" + string.Concat(targets.Select(_ => "---|---|---|")) + "---|---|---|");
             foreach (var variant in study.Variants.Select(v => v.Label))
             {
@@ -119,18 +191,18 @@ public static class VariantStudy
                     cells.Add(ConfidenceInterval.Of(hits.Select(h => (double)h.Epochs!.Value)).ToString("0.#"));
                     cells.Add(ConfidenceInterval.Of(hits.Select(h => h.Seconds!.Value)).ToString("0"));
                 }
-                cells.Add(ConfidenceInterval.Of(mine.Select(r => r.Summary.BestTestAccuracy * 100)).ToString("0.00"));
+                cells.Add(ConfidenceInterval.Of(mine.Select(r => first(r) * 100)).ToString("0.00"));
                 cells.Add(ConfidenceInterval.Of(mine.Select(r => r.Summary.FinalTestAccuracy * 100)).ToString("0.00"));
                 cells.Add(ConfidenceInterval.Of(mine.Select(r => r.Summary.MedianStepMs)).ToString("0"));
                 sb.AppendLine("| " + string.Join(" | ", cells) + " |");
             }
             var reference = study.ReferenceLabel;
             var others = study.Variants.Select(v => v.Label).Where(v => v != reference && runs.Any(r => r.Config == config && r.Variant == v)).ToList();
-            if (others.Count == 0) continue;
+            if (others.Count == 0 || !runs.Any(r => r.Config == config && r.Variant == reference)) continue;
             sb.AppendLine();
             sb.AppendLine($"Paired by seed against **{reference}** (variant minus reference; a ratio of seconds below 1 is faster; an interval that excludes 0, or 1 for a ratio, is a difference these seeds resolve):");
             sb.AppendLine();
-            sb.AppendLine("| variant | " + string.Concat(targets.Select(t => string.Create(CultureInfo.InvariantCulture, $"pairs at {t:P1} | Δ epochs | seconds ratio | "))) + "Δ best acc (points) | Δ final acc (points) |");
+            sb.AppendLine("| variant | " + string.Concat(targets.Select(t => string.Create(CultureInfo.InvariantCulture, $"pairs at {t:P2} | Δ epochs | seconds ratio | "))) + (val ? "Δ best val acc (points) | Δ final test acc (points) |" : "Δ best acc (points) | Δ final acc (points) |"));
             sb.AppendLine("|---|" + string.Concat(targets.Select(_ => "---|---|---|")) + "---|---|");
             foreach (var variant in others)
             {
@@ -143,7 +215,7 @@ public static class VariantStudy
                     cells.Add(ConfidenceInterval.Of(both.Select(p => (double)(p.A.Epochs!.Value - p.B.Epochs!.Value))).ToString("+0.#;-0.#;0"));
                     cells.Add(ConfidenceInterval.Of(both.Select(p => p.A.Seconds!.Value / p.B.Seconds!.Value)).ToString("0.00"));
                 }
-                cells.Add(ConfidenceInterval.Of(pairs.Select(p => (p.Variant.Summary.BestTestAccuracy - p.Reference.Summary.BestTestAccuracy) * 100)).ToString("+0.00;-0.00;0"));
+                cells.Add(ConfidenceInterval.Of(pairs.Select(p => (first(p.Variant) - first(p.Reference)) * 100)).ToString("+0.00;-0.00;0"));
                 cells.Add(ConfidenceInterval.Of(pairs.Select(p => (p.Variant.Summary.FinalTestAccuracy - p.Reference.Summary.FinalTestAccuracy) * 100)).ToString("+0.00;-0.00;0"));
                 sb.AppendLine("| " + string.Join(" | ", cells) + " |");
             }

@@ -58,6 +58,15 @@ public static class ConfigFile
         catch (JsonException e) { throw new ArgumentException($"--set: {e.Message}", e); }
     }
 
+    /// <summary>The number at <c>dotted.key</c> of <paramref name="config"/>; an unknown key or a non-number (a schedule, null) is an error naming the key.</summary>
+    public static double GetNumber(RunConfig config, string key)
+    {
+        JsonNode? node = JsonSerializer.SerializeToNode(config, Json);
+        foreach (var part in key.Replace('-', '_').Split('.'))
+            node = node is JsonObject o && o.ContainsKey(part) ? o[part] : throw new ArgumentException($"{key}: no such config key.");
+        return node is JsonValue v && v.TryGetValue(out double d) ? d : throw new ArgumentException($"{key}: not a single number in this config ({node?.ToJsonString() ?? "null"}).");
+    }
+
     static JsonNode? ParseValue(string raw)
     {
         try { return JsonNode.Parse(raw); }

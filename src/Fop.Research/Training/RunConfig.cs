@@ -68,11 +68,11 @@ public sealed record RunConfig
     public double? GradClip { get; init; }
     /// <summary>Training augmentation.</summary>
     public Augmentation Augment { get; init; } = Augmentation.None;
-    /// <summary>Test accuracy (0-1) whose first crossing defines time-to-target (null: none).</summary>
+    /// <summary>Accuracy (0-1) whose first crossing defines time-to-target: validation accuracy with a validation split, else test (null: none).</summary>
     public double? TargetAccuracy { get; init; }
     /// <summary>End the run at the first epoch that reaches the target.</summary>
     public bool StopAtTarget { get; init; }
-    /// <summary>End the run as stalled when its best test accuracy is still below this after <see cref="AbandonAfterEpochs"/> epochs (null: never).</summary>
+    /// <summary>End the run as stalled when its best accuracy (validation with a validation split, else test) is still below this after <see cref="AbandonAfterEpochs"/> epochs (null: never).</summary>
     public double? AbandonBelow { get; init; }
     /// <summary>Epochs after which <see cref="AbandonBelow"/> is checked.</summary>
     public int AbandonAfterEpochs { get; init; } = 5;

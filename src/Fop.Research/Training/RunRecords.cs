@@ -96,7 +96,7 @@ public sealed record RunSummary
     public double BestValAccuracy { get; init; } = double.NaN;
     /// <summary>Validation accuracy after the last epoch (NaN without a validation split).</summary>
     public double FinalValAccuracy { get; init; } = double.NaN;
-    /// <summary>Target test accuracy, if any.</summary>
+    /// <summary>Target accuracy, if any (validation accuracy when the run had a validation split, else test).</summary>
     public double? TargetAccuracy { get; init; }
     /// <summary>First crossing of the target, or null.</summary>
     public TimeToTarget? TimeToTarget { get; init; }

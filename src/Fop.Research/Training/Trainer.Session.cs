@@ -196,18 +196,23 @@ public sealed partial class Trainer
                 State.LastValAccuracy = valAccuracy;
                 State.BestValAccuracy = double.IsNaN(State.BestValAccuracy) ? valAccuracy : Math.Max(State.BestValAccuracy, valAccuracy);
             }
-            scheduler.EndEpoch(testAccuracy);
+            // With a validation split every in-run decision (plateau schedule, target, stall rule) reads validation, so test is only reported.
+            bool onValidation = !double.IsNaN(valAccuracy);
+            double decisionAccuracy = onValidation ? valAccuracy : testAccuracy;
+            scheduler.EndEpoch(decisionAccuracy);
             State.LastTestAccuracy = testAccuracy;
             State.BestTestAccuracy = Math.Max(State.BestTestAccuracy, testAccuracy);
+            double bestDecision = onValidation ? State.BestValAccuracy : State.BestTestAccuracy;
+            string decidedOn = onValidation ? "validation" : "test";
             double epochLr = baseLr * scheduler.Factor(State.Epoch + 1);
             metrics.Append(new EpochMetrics(State.Epoch + 1, State.GlobalStep, epochLr, State.EpochLossSum / Math.Max(1, State.EpochExamples),
                 State.EpochCorrect / (double)Math.Max(1, State.EpochExamples), testLoss, testAccuracy, State.TrainSeconds, State.EvalSeconds, State.SkippedSteps, valLoss, valAccuracy).ToCsv());
-            if (config.TargetAccuracy is double target && State.TimeToTarget is null && testAccuracy >= target)
+            if (config.TargetAccuracy is double target && State.TimeToTarget is null && decisionAccuracy >= target)
                 State.TimeToTarget = new TimeToTarget(State.Epoch + 1, State.TrainSeconds, State.TrainSeconds + State.EvalSeconds);
-            if (config.AbandonBelow is double floor && AbandonCheckDue() && State.BestTestAccuracy < floor)
+            if (config.AbandonBelow is double floor && AbandonCheckDue() && bestDecision < floor)
             {
                 // Sweeps at large learning rates produce runs stuck at chance that never diverge to NaN; their budget is better spent elsewhere.
-                State.Diverged = $"stalled: best test accuracy {State.BestTestAccuracy:P2} still below {floor:P2} after {State.Epoch + 1} epochs ({State.GlobalStep} steps); abandoned.";
+                State.Diverged = $"stalled: best {decidedOn} accuracy {bestDecision:P2} still below {floor:P2} after {State.Epoch + 1} epochs ({State.GlobalStep} steps); abandoned.";
                 trainer.OnMessage?.Invoke(State.Diverged);
             }
             State.Epoch++;
