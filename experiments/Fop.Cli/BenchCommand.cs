@@ -67,7 +67,8 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
     }
 
     /// <summary>One optimizer's measurements in one round, per step (amortised over the round's intervals).</summary>
-    sealed record RoundResult(int Round, string Optimizer, double MsPerStep, double Forward, double Backward, double Curvature, double Update, int Refused);
+    sealed record RoundResult(int Round, string Optimizer, double MsPerStep, double Forward, double Backward, double Curvature, double Update, int Refused,
+        double Communication = 0, double BytesPerStep = 0);
 
     sealed class Contender(string name, Module<Tensor, Tensor> model, ModelOptimizer optimizer) : IDisposable
     {
@@ -120,8 +121,13 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             torch.manual_seed(0);
             var model = ModelCatalog.Create(s.Model, shape, classes);
             model.to(device);
-            return new Contender(name, model, OptimizerFactory.Create(config, model));
+            var optimizer = OptimizerFactory.Create(config, model);
+            // Under mpirun every rank steps its replica on its rows of the same global batch; rank 0 reports.
+            if (Job.Parallel is { } job) optimizer.Distribute(job);
+            return new Contender(name, model, optimizer);
         }).ToList();
+        var comm = Job.Parallel?.Communicator;
+        void Say(string line) { if (Job.Speaks) AnsiConsole.MarkupLine(Markup.Escape(line)); }
 
         void Synchronize() => DeviceChoice.Synchronize(device);
         RoundResult RunSteps(Contender c, int round, int count, ref int stepIndex)
@@ -130,6 +136,8 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             c.Optimizer.Timer = timer;
             double total = 0;
             int refused = 0;
+            double commBefore = comm?.SecondsCommunicating ?? 0;
+            long bytesBefore = comm?.BytesCommunicated ?? 0;
             for (int i = 0; i < count; i++)
             {
                 using var scope = torch.NewDisposeScope();
@@ -143,7 +151,8 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             }
             c.Optimizer.Timer = null;
             double Per(StepPhase p) => timer.Milliseconds(p) / count;
-            return new RoundResult(round, c.Name, total / count, Per(StepPhase.Forward), Per(StepPhase.Backward), Per(StepPhase.Curvature), Per(StepPhase.Update), refused);
+            return new RoundResult(round, c.Name, total / count, Per(StepPhase.Forward), Per(StepPhase.Backward), Per(StepPhase.Curvature), Per(StepPhase.Update), refused,
+                ((comm?.SecondsCommunicating ?? 0) - commBefore) * 1000 / count, ((comm?.BytesCommunicated ?? 0) - bytesBefore) / (double)count);
         }
 
         // Warm-up: one interval each (allocations, first decompositions), not measured.
@@ -156,7 +165,8 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
                 int k = (round + j) % contenders.Count;      // rotating order: drift does not always land on the same optimizer
                 var r = RunSteps(contenders[k], round, stepsPerRound, ref stepIndex[k]);
                 results.Add(r);
-                AnsiConsole.MarkupLine(Markup.Escape($"round {round + 1}/{s.Rounds} {r.Optimizer}: {r.MsPerStep:F1} ms/step (forward {r.Forward:F1}, backward {r.Backward:F1}, curvature {r.Curvature:F1}, update {r.Update:F1}){(r.Refused > 0 ? $", {r.Refused} REFUSED" : "")}"));
+                Say($"round {round + 1}/{s.Rounds} {r.Optimizer}: {r.MsPerStep:F1} ms/step (forward {r.Forward:F1}, backward {r.Backward:F1}, curvature {r.Curvature:F1}, update {r.Update:F1}" +
+                    (comm is null ? "" : $", in collectives {r.Communication:F1}, {r.BytesPerStep / 1e6:F2} MB") + $"){(r.Refused > 0 ? $", {r.Refused} REFUSED" : "")}");
             }
         foreach (var c in contenders) c.Dispose();
         data?.Dispose();
@@ -184,14 +194,21 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
                 ratio_to_sgd = Stats(Enumerable.Range(0, s.Rounds).Select(r => RatioIn(r, name, "sgd"))),
                 ratio_to_kfac = Stats(Enumerable.Range(0, s.Rounds).Select(r => RatioIn(r, name, "kfac"))),
                 refused_steps = mine.Sum(r => r.Refused),
+                communication_ms = Stats(mine.Select(r => r.Communication)), bytes_per_step = Stats(mine.Select(r => r.BytesPerStep)),
             };
         }).ToList();
+        if (!Job.Speaks) return results.Sum(r => r.Refused) > 0 ? ExitCodes.Abnormal : ExitCodes.Done;
         var table = new Table().AddColumns("optimizer", "ms/step", "forward", "backward", "curvature", "update", "/ SGD", "/ KFAC", "refused");
+        if (comm is not null) table.AddColumns("in collectives (ms)", "MB/step per rank");
         foreach (var r in summary)
-            table.AddRow(r.optimizer, F(r.ms_per_step, "F0"), F(r.forward_ms, "F0"), F(r.backward_ms, "F0"), F(r.curvature_ms, "F0"), F(r.update_ms, "F0"),
-                F(r.ratio_to_sgd, "F2"), F(r.ratio_to_kfac, "F2"), r.refused_steps.ToString());
+        {
+            string[] cells = [r.optimizer, F(r.ms_per_step, "F0"), F(r.forward_ms, "F0"), F(r.backward_ms, "F0"), F(r.curvature_ms, "F0"), F(r.update_ms, "F0"),
+                F(r.ratio_to_sgd, "F2"), F(r.ratio_to_kfac, "F2"), r.refused_steps.ToString()];
+            if (comm is not null) cells = [.. cells, F(r.communication_ms, "F0"), (r.bytes_per_step.Median / 1e6).ToString("F2")];
+            table.AddRow(cells);
+        }
         AnsiConsole.Write(table);
-        var machine = RunView.Machine(device);
+        var machine = RunView.Machine(device) + (Job.Parallel is { } ranks ? $", {ranks.Size} ranks (rank 0's times; collectives include waiting for slower ranks)" : "");
         AnsiConsole.MarkupLine(Markup.Escape($"median (min-max) over {s.Rounds} interleaved rounds of {stepsPerRound} steps per optimizer (ratios taken within each round); model {s.Model}, batch {s.Batch}" +
             $"{(s.MicroBatch > 0 ? $" in micro-batches of {s.MicroBatch}" : "")}, interval {s.Interval}, lr {s.Lr:g3}, damping {s.Damping:g3}, {dataKind} batches; {machine}"));
         if (s.Json != null)
@@ -199,7 +216,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             var doc = new
             {
                 machine, model = s.Model, batch = s.Batch, interval = s.Interval, rounds = s.Rounds, steps_per_round = stepsPerRound, micro_batch = s.MicroBatch,
-                lr = s.Lr, damping = s.Damping, data = dataKind, overrides = s.Set, threads = torch.get_num_threads(),
+                lr = s.Lr, damping = s.Damping, data = dataKind, overrides = s.Set, threads = torch.get_num_threads(), ranks = Job.Parallel?.Size ?? 1,
                 summary = summary.Select(r => new
                 {
                     r.optimizer, r.refused_steps,
@@ -207,6 +224,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
                     forward_ms = r.forward_ms.Median, backward_ms = r.backward_ms.Median, curvature_ms = r.curvature_ms.Median, update_ms = r.update_ms.Median,
                     ratio_to_sgd = new { median = r.ratio_to_sgd.Median, min = r.ratio_to_sgd.Min, max = r.ratio_to_sgd.Max },
                     ratio_to_kfac = new { median = r.ratio_to_kfac.Median, min = r.ratio_to_kfac.Min, max = r.ratio_to_kfac.Max },
+                    communication_ms = r.communication_ms.Median, bytes_per_step = r.bytes_per_step.Median,
                 }),
                 rounds_detail = results.Select(r => new { round = r.Round, optimizer = r.Optimizer, ms_per_step = r.MsPerStep, forward_ms = r.Forward, backward_ms = r.Backward, curvature_ms = r.Curvature, update_ms = r.Update, refused = r.Refused }),
             };

@@ -14,23 +14,33 @@ app.Configure(c =>
     c.AddCommand<LandscapeCommand>("landscape").WithDescription("Loss landscapes, the FOP plane and Hessian sharpness around trained checkpoints.");
     c.AddCommand<FactorErrorCommand>("factor-error").WithDescription("Relative Frobenius error of KFAC factors from a subset of examples / conv positions against the full batch's, per layer.");
     c.AddCommand<GpuCheckCommand>("gpu-check").WithDescription("Checks on a GPU: CPU and CUDA steps agree, one host read per step, CIFAR ResNet-18 trains end to end (experiments/gpu/).");
+    c.AddCommand<CommEstimateCommand>("comm-estimate").WithDescription("Bytes per step per rank of data-parallel SGD, KFAC and FOP for a model, by layer, for several rank counts.");
+    c.AddCommand<DistributedCheckCommand>("distributed-check").WithDescription("Under mpirun: each rank compares its replica with one-process training (SGD, AdamW, KFAC, FOP, BatchNorm, checkpoints).");
     c.AddCommand<PrepareImageNet100Command>("prepare-imagenet100").WithDescription("Build the ImageNet-100 subset (symlinks) from an ImageNet-1K folder.");
     c.PropagateExceptions();
 });
 try
 {
+    if (int.TryParse(Environment.GetEnvironmentVariable(Fop.Research.Distributed.MpiCommunicator.SizeVariable), out int ranks) && ranks > 1
+        && !(args.Length > 0 && Job.Commands.Contains(args[0])))
+        throw new ArgumentException($"only {string.Join(" and ", Job.Commands)} run on several processes; run '{(args.Length > 0 ? args[0] : "")}' without mpirun.");
     return app.Run(args);
 }
 catch (Exception e) when (ExitCodes.IsBadInput(e))
 {
-    Console.Error.WriteLine($"error: {ExitCodes.Message(e)}");
+    Console.Error.WriteLine($"error: {Rank()}{ExitCodes.Message(e)}");
+    Fop.Research.Distributed.MpiCommunicator.AbortJob(ExitCodes.BadInput);
     return ExitCodes.BadInput;
 }
 catch (Exception e)
 {
     // Anything else is a defect or a failure of the machine, not of the input: say what, keep the trace for a bug report.
-    Console.Error.WriteLine($"error: {ExitCodes.Message(e)}");
+    Console.Error.WriteLine($"error: {Rank()}{ExitCodes.Message(e)}");
     if (Environment.GetEnvironmentVariable("FOP_TRACE") == "1") Console.Error.WriteLine(e);
     else Console.Error.WriteLine("(set FOP_TRACE=1 for the stack trace)");
+    // In a job the other ranks may wait for this one inside a collective: end them all rather than hang.
+    Fop.Research.Distributed.MpiCommunicator.AbortJob(ExitCodes.Abnormal);
     return ExitCodes.Abnormal;
 }
+
+static string Rank() => Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") is { } r && Environment.GetEnvironmentVariable(Fop.Research.Distributed.MpiCommunicator.SizeVariable) is { } n && n != "1" ? $"rank {r} of {n}: " : "";

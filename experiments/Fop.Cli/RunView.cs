@@ -12,14 +12,17 @@ internal static class RunView
 
     public static RunSummary Run(RunConfig config, RunData data, string runDir, bool resume)
     {
-        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        if (!AnsiConsole.Profile.Capabilities.Interactive || Job.Parallel is not null)
         {
             int lastEpoch = 0;
+            // In a job every rank trains, rank 0 reports (the ranks' messages are the same).
             var plain = new Trainer(config, data)
             {
-                OnMessage = m => Console.WriteLine($"  {m}"),
+                Parallel = Job.Parallel,
+                OnMessage = m => { if (Job.Speaks) Console.WriteLine($"  {m}"); },
                 OnProgress = p =>
                 {
+                    if (!Job.Speaks) return;
                     if (p.Step != p.StepsPerEpoch || p.Epoch == lastEpoch) return;
                     lastEpoch = p.Epoch;
                     Console.WriteLine($"  [{config.Name}] epoch {p.Epoch}/{p.Epochs} step {p.GlobalStep} loss {p.Loss:F4} train acc {p.Accuracy:P2} elapsed {p.Elapsed:mm\\:ss}");

@@ -53,6 +53,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         var config = settings.Load();
         var runDir = Path.Combine(config.OutputDir, config.Name);
         bool resume = settings.Resume;
+        if (settings.Fork is not null && Job.Parallel is not null) throw new ArgumentException("--fork prepares a run folder: run it once without mpirun, then train the fork with --resume under mpirun.");
         if (settings.Fork is { } fork)
         {
             var source = runDir;
@@ -64,11 +65,13 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         }
         if (!resume && !settings.Overwrite && (File.Exists(Path.Combine(runDir, "checkpoint.bin")) || File.Exists(Path.Combine(runDir, "summary.json"))))
             throw new ArgumentException($"{runDir}: already holds a run. Continue it with --resume, branch from it with --fork NAME, start it afresh with --overwrite, or choose another name.");
-        using var data = RunData.Load(config, m => AnsiConsole.MarkupLine(Markup.Escape(m)));
-        AnsiConsole.MarkupLine(Markup.Escape($"{config.Name}: {config.Optimizer} on {config.Model}/{config.Dataset} ({data.Train.Count} train, {data.Test.Count} test), batch {config.BatchSize}" +
-            (config.MicroBatchSize > 0 ? $" in micro-batches of {config.MicroBatchSize}" : "") + $", lr {config.ScaledLr:g4}, {config.Epochs} epochs -> {runDir}"));
+        using var data = RunData.Load(config, m => { if (Job.Speaks) AnsiConsole.MarkupLine(Markup.Escape(m)); });
+        if (Job.Speaks)
+            AnsiConsole.MarkupLine(Markup.Escape($"{config.Name}: {config.Optimizer} on {config.Model}/{config.Dataset} ({data.Train.Count} train, {data.Test.Count} test), batch {config.BatchSize}" +
+                (Job.Parallel is { } job ? $" over {job.Size} processes" : "") + (config.MicroBatchSize > 0 ? $" in micro-batches of {config.MicroBatchSize}" : "") +
+                $", lr {config.ScaledLr:g4}, {config.Epochs} epochs -> {runDir}"));
         var summary = RunView.Run(config, data, runDir, resume);
-        AnsiConsole.Write(RunView.SummaryTable([summary]));
+        if (Job.Speaks) AnsiConsole.Write(RunView.SummaryTable([summary]));
         if (summary.Diverged is not null)
         {
             Console.Error.WriteLine($"run ended abnormally: {summary.Diverged}");

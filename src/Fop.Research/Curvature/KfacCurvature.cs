@@ -32,6 +32,7 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
     Device ModelDevice => Layers.Count > 0 ? Layers[0].Weight.device : CPU;
     List<int>? deferred;
     bool subsetStep;
+    Distributed.DataParallel? parallel;
 
     /// <summary>Finds the layers to precondition in <paramref name="model"/> and hooks them.</summary>
     public KfacCurvature(Module model, KfacOptions options, Likelihood likelihood, long seed)
@@ -66,6 +67,22 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
         return model.named_parameters().Where(p => set.Contains(p.parameter)).Select(p => p.name).ToList();
     }
 
+    /// <summary>In a data-parallel job, which rank owns each layer (null: this process owns every layer).</summary>
+    public Distributed.LayerOwnership? Ownership { get; private set; }
+
+    /// <summary>Whether this process keeps layer <paramref name="i"/>'s factors, decomposes them and computes its update.</summary>
+    public bool Owns(int i) => Ownership is null || Ownership.Owner(i) == parallel!.Rank;
+
+    /// <summary>
+    /// Joins a data-parallel job: layers get owners (cost-balanced); on curvature steps every rank's statistics are summed
+    /// onto the owner, only owners commit and decompose, and finite checks are agreed by all ranks.
+    /// </summary>
+    public void Distribute(Distributed.DataParallel parallel)
+    {
+        this.parallel = parallel;
+        Ownership = new Distributed.LayerOwnership(Layers.Select(l => (l.InDim, l.OutFeatures)).ToList(), parallel.Size);
+    }
+
     /// <summary>Preconditioners built so far (one per layer per inverse step that had factors): a measure of decomposition work.</summary>
     public long DecompositionCount { get; private set; }
 
@@ -95,11 +112,12 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
     /// batch (drawn by the seeded generator): one forward of the subset and one backward to the layer outputs only, so
     /// parameter gradients are untouched. Buffers (BatchNorm statistics) are restored afterwards. A no-op otherwise.
     /// </summary>
-    public void GatherSubset(Module<Tensor, Tensor> model, Tensor inputs, Tensor targets, long step, int microBatchSize)
+    public void GatherSubset(Module<Tensor, Tensor> model, Tensor inputs, Tensor targets, long step, int microBatchSize, double share = 1)
     {
         if (!subsetStep) return;
         using var scope = torch.NewDisposeScope();
-        long n = inputs.shape[0], m = Math.Min(options.FactorExamples!.Value, n);
+        // In a job each rank draws its share of the subset from its own rows (share = its rows / the whole batch).
+        long n = inputs.shape[0], m = Math.Clamp((long)Math.Ceiling(options.FactorExamples!.Value * share), 1, n);
         using var g = BatchOrder.Generator(seed, inputs.device, 5, step);
         var index = torch.randperm(n, generator: g, device: inputs.device).narrow(0, 0, m);
         var xs = inputs.index_select(0, index);
@@ -236,11 +254,44 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
     }
 
     // Every listed factor's "pending statistics complete and finite" flag, stacked on the device (no read).
+    // In a job each rank checks the layers it owns and the ranks agree on the minimum (one small all-reduce), so every rank refuses or commits together.
     Tensor PendingFiniteFlags(IReadOnlyList<int> factors)
     {
         if (factors.Count == 0) return torch.ones(0, ScalarType.Bool, ModelDevice);
         using var scope = torch.NewDisposeScope();
-        return torch.stack(factors.Select(i => Factors[i].PendingFiniteFlag()).ToArray()).MoveToOuterDisposeScope();
+        var flags = torch.stack(factors.Select(i => Owns(i) ? Factors[i].PendingFiniteFlag() : torch.tensor(true, device: ModelDevice)).ToArray());
+        if (parallel is not null)
+        {
+            var agreed = flags.to_type(ScalarType.Int64).cpu();
+            parallel.Communicator.AllReduceMin(agreed);
+            flags = agreed.to(ModelDevice).to_type(ScalarType.Bool);
+        }
+        return flags.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Sums this step's statistics over ranks onto each layer's owner (one fused reduce per owning rank, and one all-reduce
+    /// of the counts); other ranks drop theirs. Every rank recorded every layer, so the calls match on all ranks.
+    /// </summary>
+    void ReduceStatisticsToOwners()
+    {
+        using var scope = torch.NewDisposeScope();
+        var counts = torch.tensor(Factors.SelectMany(f => new[] { f.ScratchCounts.Rows, f.ScratchCounts.Examples }).ToArray());
+        parallel!.Communicator.AllReduceSum(counts);
+        var totals = counts.data<long>().ToArray();
+        for (int owner = 0; owner < parallel.Size; owner++)
+        {
+            var layers = Ownership!.LayersOf(owner);
+            if (layers.Count == 0) continue;
+            var sums = layers.SelectMany(i => Factors[i].ScratchSums is (Tensor a, Tensor g) ? new[] { a, g }
+                : throw new InvalidOperationException($"rank {parallel.Rank}: {Layers[i].Name} gathered no statistics on a curvature step.")).ToList();
+            var buffer = Distributed.FusedBuffer.Pack(sums, sums[0].dtype);
+            parallel.Communicator.ReduceSum(buffer, owner);
+            if (parallel.Rank == owner) Distributed.FusedBuffer.Unpack(buffer, sums);
+        }
+        for (int i = 0; i < Factors.Count; i++)
+            if (Owns(i)) Factors[i].SetScratchCounts(totals[2 * i], totals[2 * i + 1]);
+            else Factors[i].Discard();
     }
 
     string StatisticsWarning(long step, IEnumerable<int> bad) =>
@@ -251,7 +302,7 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
     {
         if (deferred is null) return;
         foreach (int i in deferred)
-            if (commit) Factors[i].Commit(options.EmaDecay);
+            if (commit && Owns(i)) Factors[i].Commit(options.EmaDecay);
             else Factors[i].Discard();
         deferred = null;
     }
@@ -268,7 +319,11 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
     public CurvatureCommit EndStep(long step, List<string> warnings, Tensor? gradientsFinite = null)
     {
         Capture.Active = false;
-        var pending = Enumerable.Range(0, Factors.Count).Where(i => Factors[i].HasPending).ToList();
+        bool recorded = Factors.Any(f => f.HasPending);
+        if (parallel is not null && recorded) ReduceStatisticsToOwners();
+        // In a job the list is the same on every rank (all layers), so the agreed checks below line up; only owners commit.
+        var pending = parallel is not null ? (recorded ? Enumerable.Range(0, Factors.Count).ToList() : [])
+            : Enumerable.Range(0, Factors.Count).Where(i => Factors[i].HasPending).ToList();
         if (pending.Count > 0 && !IsInverseStep(step))
         {
             deferred = pending;
@@ -296,14 +351,14 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
                 warnings.Add(StatisticsWarning(step, bad));
                 return CurvatureCommit.StatisticsNotFinite;
             }
-            foreach (int i in pending) Factors[i].Commit(options.EmaDecay);
+            foreach (int i in pending.Where(Owns)) Factors[i].Commit(options.EmaDecay);
         }
         if (!IsInverseStep(step)) return CurvatureCommit.Committed;
         double damping = options.Damping.At(step);
         for (int i = 0; i < Factors.Count; i++)
         {
             var f = Factors[i];
-            if (f.A is null || f.G is null) continue;
+            if (!Owns(i) || f.A is null || f.G is null) continue;
             try
             {
                 var fresh = KroneckerPreconditioner.Build(options.DampingForm, f.A, f.G, damping, Layers[i].Name);
@@ -331,9 +386,10 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
         return v.alias();
     }
 
-    /// <summary>Writes factors under "curvature/".</summary>
+    /// <summary>Writes factors under "curvature/" (in a job, every rank writes every layer's, gathered from the owners: a collective call).</summary>
     public void SaveState(IDictionary<string, Tensor> state)
     {
+        if (parallel is not null) { GatherState(state); return; }
         for (int i = 0; i < Layers.Count; i++)
         {
             var f = Factors[i];
@@ -351,13 +407,62 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
         }
     }
 
-    /// <summary>Restores factors and rebuilds the preconditioners they had (same damping), so the next steps match exactly.</summary>
+    /// <summary>
+    /// The state of every layer from its owner, as one process would write it (so a checkpoint restores on any number of
+    /// ranks): which layers have factors and preconditioners (one all-reduce), then one fused float64 broadcast per owner.
+    /// </summary>
+    void GatherState(IDictionary<string, Tensor> state)
+    {
+        using var presence = torch.zeros(2L * Layers.Count, ScalarType.Int64);
+        for (int i = 0; i < Layers.Count; i++)
+            if (Owns(i) && Factors[i].A is not null)
+            {
+                presence[2 * i] = 1;
+                if (preconditioners[i] is not null) presence[2 * i + 1] = 1;
+            }
+        parallel!.Communicator.AllReduceSum(presence);
+        var has = presence.data<long>().ToArray();
+        var dtype = Layers[0].Weight.dtype;
+        for (int owner = 0; owner < parallel.Size; owner++)
+        {
+            var entries = new List<(string Key, long[] Shape, Func<Tensor> Value)>();
+            foreach (int i in Ownership!.LayersOf(owner).Where(i => has[2 * i] == 1))
+            {
+                var key = $"curvature/{Layers[i].Name}/";
+                long a = Layers[i].InDim, g = Layers[i].OutFeatures;
+                int k = i;
+                entries.Add((key + "A", [a, a], () => Factors[k].A!));
+                entries.Add((key + "G", [g, g], () => Factors[k].G!));
+                entries.Add((key + "updates", [], () => torch.tensor((double)Factors[k].Updates)));
+                if (has[2 * i + 1] == 0) continue;
+                entries.Add((key + "inverse_A", [a, a], () => preconditioners[k]!.SourceA));
+                entries.Add((key + "inverse_G", [g, g], () => preconditioners[k]!.SourceG));
+                entries.Add((key + "damping", [], () => torch.tensor(preconditioners[k]!.Damping)));
+            }
+            if (entries.Count == 0) continue;
+            bool mine = owner == parallel.Rank;
+            using var buffer = mine ? Distributed.FusedBuffer.Pack(entries.Select(e => e.Value()).ToList(), ScalarType.Float64)
+                : torch.zeros(entries.Sum(e => e.Shape.Aggregate(1L, (x, y) => x * y)), ScalarType.Float64, ModelDevice);
+            parallel.Communicator.Broadcast(buffer, owner);
+            long offset = 0;
+            foreach (var (key, shape, _) in entries)
+            {
+                long n = shape.Aggregate(1L, (x, y) => x * y);
+                var value = buffer.narrow(0, offset, n).reshape(shape);
+                offset += n;
+                state[key] = key.EndsWith("updates", StringComparison.Ordinal) ? value.to_type(ScalarType.Int64).cpu()
+                    : key.EndsWith("damping", StringComparison.Ordinal) ? value.cpu() : value.to_type(dtype).clone();
+            }
+        }
+    }
+
+    /// <summary>Restores factors and rebuilds the preconditioners they had (same damping), so the next steps match exactly; in a job, only the layers this rank owns.</summary>
     public void LoadState(IReadOnlyDictionary<string, Tensor> state)
     {
         for (int i = 0; i < Layers.Count; i++)
         {
             var key = $"curvature/{Layers[i].Name}/";
-            if (!state.TryGetValue(key + "A", out var a)) continue;
+            if (!Owns(i) || !state.TryGetValue(key + "A", out var a)) continue;
             Factors[i].Restore(a.clone(), state[key + "G"].clone(), state[key + "updates"].item<long>());
             preconditioners[i]?.Dispose();
             preconditioners[i] = state.TryGetValue(key + "damping", out var d)

@@ -94,6 +94,13 @@ public sealed class KroneckerFactors : IDisposable
         return fa.logical_and(fg);
     }
 
+    /// <summary>This step's scratch sums of a a^T and g g^T (null before any were added), for reducing them over ranks in place.</summary>
+    internal (Tensor? A, Tensor? G) ScratchSums => (aSum, gSum);
+    /// <summary>This step's scratch counts: rows added to A's sum, examples added to G's.</summary>
+    internal (long Rows, long Examples) ScratchCounts => (aRows, gExamples);
+    /// <summary>Replaces the scratch counts by the job's totals (after the sums were reduced over ranks).</summary>
+    internal void SetScratchCounts(long rows, long examples) => (aRows, gExamples) = (rows, examples);
+
     /// <summary>Whether any statistics were gathered since the last commit or discard.</summary>
     public bool HasPending => aSum is not null || gSum is not null;
 

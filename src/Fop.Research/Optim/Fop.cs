@@ -25,6 +25,24 @@ public sealed class Fop : NaturalGradientOptimizer
 
     static FopOptions Validated(FopOptions options) { options.Validate(); return options; }
 
+    long firstHalf;
+
+    /// <inheritdoc />
+    /// <remarks>The halves are split as on one process (equal, or on the micro-batch boundary); even ranks share the first, odd ranks the second.</remarks>
+    public override void Distribute(Distributed.DataParallel parallel)
+    {
+        if (source is not HalfBatchSplit) throw new NotSupportedException("FOP on several processes forms its halves from the ranks; a custom dual-gradient source cannot be combined with it.");
+        if (parallel.Size % 2 != 0) throw new ArgumentException($"FOP on several processes needs an even number of ranks (even ranks compute g1, odd ranks g2); this job has {parallel.Size}.");
+        base.Distribute(parallel);
+    }
+
+    /// <inheritdoc />
+    protected override (long Start, long Count) LocalRows(Distributed.DataParallel parallel, long n)
+    {
+        firstHalf = ((HalfBatchSplit)source).FirstHalf(n, MicroBatchSize <= 0 ? n : Math.Min(n, MicroBatchSize));
+        return parallel.HalfShard(n, firstHalf);
+    }
+
     /// <summary>The options in force.</summary>
     public FopOptions Options => options;
     /// <inheritdoc />
@@ -39,7 +57,7 @@ public sealed class Fop : NaturalGradientOptimizer
         // Gradients: g1 and g2 from the two halves; the curvature recorder watches both, so statistics cover the whole batch.
         ZeroGrad();
         Curvature.BeginStep(StepCount);
-        var dual = source.Compute(Pass(Curvature), inputs, targets, TakeGradients);
+        var dual = (Parallel is { } parallel ? new Distributed.RankHalves(parallel, firstHalf, BatchExamples - firstHalf) : source).Compute(Pass(Curvature), inputs, targets, TakeGradients);
         var gradientsFinite = HostReads.AllFinite(dual.First.Concat(dual.Second).Append(dual.LossSum), inputs.device);
 
         // Curvature: statistics, and inverses when due.
@@ -48,6 +66,7 @@ public sealed class Fop : NaturalGradientOptimizer
         // Direction: per layer, the Fisher-orthogonal projection (s, beta, eta stay on the device).
         bool diagnostics = options.DiagnosticsInterval > 0 && StepCount % options.DiagnosticsInterval == 0;
         var (directions, averages, report) = Directions(dual, lr, diagnostics);
+        if (Parallel is not null) Parallel.BroadcastFromOwners(directions, Curvature.Ownership!);
         LastDiagnostics = report ?? LastDiagnostics;
 
         // Tail: the step's one read (loss, finite checks, KL-clip factor), then the clip.
@@ -77,6 +96,12 @@ public sealed class Fop : NaturalGradientOptimizer
             var g2 = Map.Matrix(i, dual.Second);
             averages.Add(g1 * dual.FirstWeight + g2 * (1 - dual.FirstWeight));
             if (diagnostics) halves.Add(torch.stack([KroneckerPreconditioner.DotTensor(g1, g2), KroneckerPreconditioner.DotTensor(g1, g1), KroneckerPreconditioner.DotTensor(g2, g2)]));
+            if (!Curvature.Owns(i))
+            {
+                // Another rank owns this layer: its update arrives by broadcast (diagnostics cover the layers this rank owns).
+                directions.Add(torch.zeros_like(averages[i]));
+                continue;
+            }
             if (Curvature.Preconditioner(i) is not { } p)
             {
                 directions.Add(Curvature.Precondition(i, averages[i], Warnings));

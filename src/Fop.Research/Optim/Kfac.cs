@@ -25,19 +25,21 @@ public sealed class Kfac : NaturalGradientOptimizer
     protected override StepResult StepCore(Tensor inputs, Tensor targets, double lr)
     {
         // Gradients over the whole batch, the curvature recorder watching every chunk.
-        long n = inputs.shape[0];
+        long n = BatchExamples;
         ZeroGrad();
         Curvature.BeginStep(StepCount);
         var (lossSum, correct) = Pass(Curvature).Accumulate(inputs, targets, n);
         var grads = CurrentGradients();
+        if (Parallel is { } parallel) (lossSum, correct) = parallel.SumGradients(grads, lossSum, correct);
         var gradientsFinite = HostReads.AllFinite(grads.Append(lossSum), inputs.device);
 
         // Curvature: statistics, and inverses when due.
         if (EndCurvatureStep(inputs, targets, gradientsFinite, lossSum, n) is { } refusedAtCurvature) return Refuse(refusedAtCurvature);
 
-        // Direction: F^-1 g per layer.
+        // Direction: F^-1 g per layer (in a job, each layer on its owner, then broadcast).
         var gradientMatrices = Curvature.Layers.Select(l => l.GradientMatrix()).ToList();
-        var directions = gradientMatrices.Select((g, i) => Curvature.Precondition(i, g, Warnings)).ToList();
+        var directions = gradientMatrices.Select((g, i) => Curvature.Owns(i) ? Curvature.Precondition(i, g, Warnings) : torch.zeros_like(g)).ToList();
+        if (Parallel is not null) Parallel.BroadcastFromOwners(directions, Curvature.Ownership!);
 
         // Tail: the step's one read (loss, finite checks, KL-clip factor), then the clip.
         if (ReadStep(directions, gradientMatrices, gradientsFinite, lossSum, correct, n, lr, "preconditioned direction", out var loss, out var correctCount, out var nu) is { } refused)

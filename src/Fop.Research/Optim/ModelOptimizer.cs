@@ -68,14 +68,42 @@ public abstract class ModelOptimizer : IDisposable
     BatchNormStep? batchNorm;
     /// <summary>Human-readable warnings (layers that could not be preconditioned, failed decompositions).</summary>
     public List<string> Warnings { get; } = new();
+    /// <summary>The job this optimizer trains in with other processes (null: a single process, the unchanged code path).</summary>
+    public Distributed.DataParallel? Parallel { get; private set; }
+    /// <summary>Examples in the current step's whole batch (all ranks together): the divisor of every rank's gradient.</summary>
+    protected long BatchExamples { get; private set; }
 
-    /// <summary>One step on the batch (inputs, targets) with learning rate <paramref name="lr"/>.</summary>
+    /// <summary>
+    /// Makes this optimizer one replica of a data-parallel job: each step trains on this rank's rows of the global batch and
+    /// the ranks' gradients (and curvature) are combined so that every replica takes the same step. Call before the first step.
+    /// </summary>
+    public virtual void Distribute(Distributed.DataParallel parallel)
+    {
+        if (StepCount > 0) throw new InvalidOperationException("Distribute must be called before the first step.");
+        if (NoiseInterval > 0) throw new NotSupportedException("Gradient-noise logging (noise_interval) is not supported with several processes.");
+        Parallel = parallel;
+    }
+
+    /// <summary>The rows of a global batch of <paramref name="n"/> this rank trains on (FOP: rows of its half).</summary>
+    protected virtual (long Start, long Count) LocalRows(Distributed.DataParallel parallel, long n) => parallel.Shard(n);
+
+    /// <summary>
+    /// One step on the batch (inputs, targets) with learning rate <paramref name="lr"/>. In a data-parallel job every rank
+    /// passes the same whole batch and trains on its own rows of it.
+    /// </summary>
     public StepResult Step(Tensor inputs, Tensor targets, double lr)
     {
         if (!(lr >= 0) || double.IsInfinity(lr)) throw new ArgumentOutOfRangeException(nameof(lr), lr, "Learning rate must be finite and >= 0.");
         if (inputs.shape[0] != targets.shape[0]) throw new ArgumentException($"{inputs.shape[0]} inputs but {targets.shape[0]} targets.");
         using var lap = Timer is null ? default : Timer.Step();
         using var scope = torch.NewDisposeScope();
+        BatchExamples = inputs.shape[0];
+        if (Parallel is { } parallel)
+        {
+            var (start, count) = LocalRows(parallel, BatchExamples);
+            inputs = inputs.narrow(0, start, count);
+            targets = targets.narrow(0, start, count);
+        }
         NoiseDue = NoiseInterval > 0 && StepCount % NoiseInterval == 0 && inputs.shape[0] >= 2;
         var noise = NoiseDue && !MeasuresNoiseItself ? MeasureNoise(inputs, targets) : null;
         StepResult result;
@@ -86,6 +114,7 @@ public abstract class ModelOptimizer : IDisposable
             finally { batchNorm = null; }
             // A refused step disposes the scope uncommitted: BatchNorm statistics stay as they were, like weights and state.
             if (!result.Skipped) statistics?.Commit();
+            if (!result.Skipped && statistics is not null) Parallel?.AverageBuffers(Model, inputs.shape[0]);
         }
         if (noise is not null && !result.Skipped) result = result with { Noise = noise };
         if (!result.Skipped) StepCount++;

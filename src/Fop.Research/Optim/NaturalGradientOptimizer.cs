@@ -27,6 +27,14 @@ public abstract class NaturalGradientOptimizer : ModelOptimizer
     /// <inheritdoc />
     public override IReadOnlyList<string> PreconditionedParameters => Curvature.ParameterNames(Model);
 
+    /// <inheritdoc />
+    /// <remarks>Each layer gets an owner (cost-balanced) that reduces its factors, decomposes them and computes its update.</remarks>
+    public override void Distribute(Distributed.DataParallel parallel)
+    {
+        base.Distribute(parallel);
+        Curvature.Distribute(parallel);
+    }
+
     /// <summary>
     /// After the backward passes: gathers subset statistics when due and ends the curvature step, checking the gradients
     /// (<paramref name="gradientsFinite"/>) with any statistics that must commit now. The refused result when nothing may
@@ -37,7 +45,7 @@ public abstract class NaturalGradientOptimizer : ModelOptimizer
         CurvatureCommit commit;
         using (PhaseTimer.Time(Timer, StepPhase.Curvature))
         {
-            Curvature.GatherSubset(Model, inputs, targets, StepCount, MicroBatchSize);
+            Curvature.GatherSubset(Model, inputs, targets, StepCount, MicroBatchSize, share: inputs.shape[0] / (double)BatchExamples);
             commit = Curvature.EndStep(StepCount, Warnings, gradientsFinite);
         }
         return commit == CurvatureCommit.Committed ? null

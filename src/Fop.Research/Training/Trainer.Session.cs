@@ -25,6 +25,8 @@ public sealed partial class Trainer
         readonly Trainer trainer;
         readonly RunConfig config;
         readonly string checkpointPath;
+        readonly Distributed.DataParallel? parallel;
+        readonly string? scratch;
         readonly Device device;
         readonly Module<Tensor, Tensor> model;
         readonly ModelOptimizer optimizer;
@@ -48,16 +50,27 @@ public sealed partial class Trainer
             this.trainer = trainer;
             config = trainer.config;
             var data = trainer.data;
-            checkpointPath = Path.Combine(runDir, "checkpoint.bin");
+            parallel = trainer.Parallel;
+            var readCheckpoint = Path.Combine(runDir, "checkpoint.bin");
             var configPath = Path.Combine(runDir, "config.json");
-            if (Directory.Exists(checkpointPath)) throw new InvalidDataException($"{checkpointPath}: is a directory, expected the run's checkpoint file.");
-            bool resuming = resume && File.Exists(checkpointPath);
+            if (Directory.Exists(readCheckpoint)) throw new InvalidDataException($"{readCheckpoint}: is a directory, expected the run's checkpoint file.");
+            bool resuming = resume && File.Exists(readCheckpoint);
+            if (parallel is not null && !parallel.All(resuming) & !parallel.All(!resuming))
+                throw new InvalidOperationException($"rank {parallel.Rank}: the ranks disagree on whether {readCheckpoint} exists; every rank must see the run folder (a shared file system).");
             if (resuming) trainer.CheckResumable(configPath);
+            // Only rank 0 writes the run folder; the other ranks read its checkpoint and keep their own files out of the way.
+            if (parallel is { Rank: > 0 })
+            {
+                scratch = Directory.CreateTempSubdirectory($"fop-rank{parallel.Rank}-").FullName;
+                runDir = scratch;
+            }
+            checkpointPath = Path.Combine(runDir, "checkpoint.bin");
+            bool resumingLogs = resuming && scratch is null;
             // A process killed while writing leaves its temporary file behind; the file it was replacing is intact.
             if (Directory.Exists(runDir))
                 foreach (var stale in Directory.GetFiles(runDir, ".*.tmp*")) File.Delete(stale);
             foreach (var w in config.Warnings()) trainer.OnMessage?.Invoke($"warning: {w}");
-            AtomicFile.WriteAllText(configPath, ConfigFile.ToJson(config));
+            AtomicFile.WriteAllText(Path.Combine(runDir, "config.json"), ConfigFile.ToJson(config));
             if (config.Threads > 0) torch.set_num_threads(config.Threads);
             device = DeviceChoice.Resolve(config.Device);
 
@@ -67,6 +80,7 @@ public sealed partial class Trainer
             trainer.Model = model;
             optimizer = OptimizerFactory.Create(config, model);
             optimizer.NoiseInterval = config.NoiseInterval;
+            if (parallel is not null) optimizer.Distribute(parallel);
             // The initial weights are a function of the seed, so distance from initialisation needs no stored copy and survives resumes.
             initial = config.NoiseInterval > 0 ? Diagnostics.ParameterVector.Of(model) : null;
             stepsPerEpoch = BatchOrder.StepsPerEpoch(data.Train.Count, config.BatchSize);
@@ -74,17 +88,17 @@ public sealed partial class Trainer
             var state = new State();
             if (resuming)
             {
-                state = Restore(checkpointPath, model, optimizer, device);
+                state = Restore(readCheckpoint, model, optimizer, device);
                 scheduler.PlateauState = (state.PlateauFactor, state.PlateauBest, state.PlateauBad);
-                trainer.OnMessage?.Invoke($"resumed from {checkpointPath} at epoch {state.Epoch + 1}, step {state.StepInEpoch} ({state.GlobalStep} steps done)");
+                trainer.OnMessage?.Invoke($"resumed from {readCheckpoint} at epoch {state.Epoch + 1}, step {state.StepInEpoch} ({state.GlobalStep} steps done)");
             }
             else if (File.Exists(checkpointPath)) File.Delete(checkpointPath);
             State = state;
 
-            metrics = new CsvLog(Path.Combine(runDir, "metrics.csv"), data.Validation is null ? EpochMetrics.Header : EpochMetrics.HeaderWithValidation, resuming, keep: r => int.Parse(r[0]) <= state.Epoch);
-            steps = new CsvLog(Path.Combine(runDir, "steps.csv"), "step,epoch,lr,loss,accuracy,ms,skipped,beta,eta,s,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal,kl_clip_factor", resuming, keep: r => long.Parse(r[0]) < state.GlobalStep);
-            layers = new CsvLog(Path.Combine(runDir, "layers.csv"), "step,layer,s,beta,eta,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal", resuming, keep: r => long.Parse(r[0]) < state.GlobalStep);
-            noise = config.NoiseInterval > 0 ? new CsvLog(Path.Combine(runDir, "noise.csv"), NoiseLog.Header, resuming, keep: r => long.Parse(r[0]) < state.GlobalStep) : null;
+            metrics = new CsvLog(Path.Combine(runDir, "metrics.csv"), data.Validation is null ? EpochMetrics.Header : EpochMetrics.HeaderWithValidation, resumingLogs, keep: r => int.Parse(r[0]) <= state.Epoch);
+            steps = new CsvLog(Path.Combine(runDir, "steps.csv"), "step,epoch,lr,loss,accuracy,ms,skipped,beta,eta,s,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal,kl_clip_factor", resumingLogs, keep: r => long.Parse(r[0]) < state.GlobalStep);
+            layers = new CsvLog(Path.Combine(runDir, "layers.csv"), "step,layer,s,beta,eta,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal", resumingLogs, keep: r => long.Parse(r[0]) < state.GlobalStep);
+            noise = config.NoiseInterval > 0 ? new CsvLog(Path.Combine(runDir, "noise.csv"), NoiseLog.Header, resumingLogs, keep: r => long.Parse(r[0]) < state.GlobalStep) : null;
 
             feed = new BatchFeed(data.Train, config, device);
             baseLr = config.ScaledLr;
@@ -112,6 +126,7 @@ public sealed partial class Trainer
             double lr = baseLr * scheduler.Factor(State.Epoch + State.StepInEpoch / (double)stepsPerEpoch);
             // Training time counts the batch's preparation (or the wait for it) and ends when the device has finished the step.
             var sw = Stopwatch.StartNew();
+            if (parallel is not null) Io.FaultInjection.BeforeStep(parallel.Rank, State.GlobalStep);
             var (x, y) = feed.Get(State.Epoch, State.StepInEpoch, permutation, stepsPerEpoch);
             using var batchX = x;
             using var batchY = y;
@@ -190,6 +205,8 @@ public sealed partial class Trainer
             var evalClock = Stopwatch.StartNew();
             var (testLoss, testAccuracy) = Evaluate(model, trainer.data.Test, config.EvalBatchSize, device);
             var (valLoss, valAccuracy) = trainer.data.Validation is { } validation ? Evaluate(model, validation, config.EvalBatchSize, device) : (double.NaN, double.NaN);
+            // The replicas are identical; rank 0's numbers decide on every rank, so no rounding difference can split the job.
+            if (parallel is not null) (testLoss, testAccuracy, valLoss, valAccuracy) = parallel.FromRoot(testLoss, testAccuracy, valLoss, valAccuracy) switch { var v => (v[0], v[1], v[2], v[3]) };
             State.EvalSeconds += evalClock.Elapsed.TotalSeconds;
             if (!double.IsNaN(valAccuracy))
             {
@@ -265,6 +282,7 @@ public sealed partial class Trainer
             metrics.Dispose();
             initial?.Dispose();
             optimizer.Dispose();
+            if (scratch is not null) Directory.Delete(scratch, recursive: true);
         }
     }
 }

@@ -39,6 +39,12 @@ public sealed partial class Trainer
     public long? StopAfterSteps { get; init; }
     /// <summary>The model after <see cref="Run"/> (for notebooks and tests).</summary>
     public Module<Tensor, Tensor>? Model { get; private set; }
+    /// <summary>
+    /// The data-parallel job this process is a rank of (null: a single process). Every rank runs the same config on the same
+    /// run folder, which all ranks must see (a shared file system); rank 0 writes it, the others keep their logs in a
+    /// temporary folder that is removed at the end.
+    /// </summary>
+    public Distributed.DataParallel? Parallel { get; init; }
 
     sealed class State
     {
