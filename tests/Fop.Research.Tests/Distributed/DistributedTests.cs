@@ -168,6 +168,18 @@ public sealed class DistributedTests : IDisposable
     }
 
     [MpiFact]
+    public void AnErrorOnTheRanksEndsTheJobWithItsMessageInsteadOfHanging()
+    {
+        // FOP needs an even number of ranks; every rank says so and the job ends (MPI_Abort), not waits in MPI_Finalize.
+        var config = Reliability.ResumeAndRecordTests.SmallRun(dir, "fop", "name=odd", "epochs=1");
+        var path = Path.Combine(dir, "odd.json");
+        File.WriteAllText(path, ConfigFile.ToJson(config));
+        var r = MpiJob.Run(3, ["train", "--config", path], timeout: TimeSpan.FromMinutes(2));
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("needs an even number of ranks", r.Output);
+    }
+
+    [MpiFact]
     public void OnlyTrainingCommandsRunUnderMpirun()
     {
         var r = MpiJob.Run(2, ["quickstart", "--epochs", "1"]);
