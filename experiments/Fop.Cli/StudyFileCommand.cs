@@ -52,6 +52,8 @@ internal sealed class StudyFileCommand : Command<StudyFileCommand.Settings>
             ArchiveDir = Path.Combine(results, "runs"),
         };
         int trained = -1;
+        var started = DateTime.UtcNow;
+        void Record(int total, bool finished) => VariantStudy.RecordInvocation(results, command, commit, machine, started, clock.Elapsed, runner.TrainedCount, total, finished);
         var studyDir = Path.GetDirectoryName(Path.GetFullPath(settings.File))!;
         int total;
         if (study.Tune is null)
@@ -62,6 +64,7 @@ internal sealed class StudyFileCommand : Command<StudyFileCommand.Settings>
                 if (runner.TrainedCount == trained) return;
                 trained = runner.TrainedCount;
                 VariantStudy.Write(results, study, soFar, Provenance());
+                Record(soFar.Count, finished: false);
             }, settings.Results);
             VariantStudy.Write(results, study, runs, Provenance());
             total = runs.Count;
@@ -73,12 +76,13 @@ internal sealed class StudyFileCommand : Command<StudyFileCommand.Settings>
                 if (runner.TrainedCount == trained) return;
                 trained = runner.TrainedCount;
                 VariantStudy.Write(results, study, soFar.Runs, Provenance(), soFar);
+                Record(soFar.Points.Count + soFar.Runs.Count, finished: false);
             });
             VariantStudy.Write(results, study, tuned.Runs, Provenance(), tuned);
             total = tuned.Points.Count + tuned.Runs.Count;
         }
         foreach (var figure in VariantStudyViews.All(results)) figure.Save(results);
-        VariantStudy.RecordInvocation(results, command, commit, machine, clock.Elapsed, runner.TrainedCount, total);
+        Record(total, finished: true);
         AnsiConsole.WriteLine(File.ReadAllText(Path.Combine(results, "table.md")));
         AnsiConsole.MarkupLine(Markup.Escape($"results: {results} ({runner.TrainedCount} trained, {total - runner.TrainedCount} read back, {clock.Elapsed:hh\\:mm\\:ss})"));
         return 0;

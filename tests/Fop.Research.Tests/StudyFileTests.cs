@@ -71,9 +71,16 @@ public sealed class StudyFileTests : IDisposable
         Assert.Contains("| lr 0.05 | 2 | 2/2 | 1 ± 0 |", table);
         Assert.Contains("0/2 | - | - |", table);
 
-        VariantStudy.RecordInvocation(results, "./fop study study.json", "abc123", "test machine", TimeSpan.FromSeconds(61), 4, 4);
-        VariantStudy.RecordInvocation(results, "./fop study study.json", "abc123", "test machine", TimeSpan.FromSeconds(1), 0, 4);
-        Assert.Equal(6, File.ReadAllLines(Path.Combine(results, "invocations.md")).Length);
+        var start = new DateTime(2026, 11, 29, 10, 0, 0, DateTimeKind.Utc);
+        VariantStudy.RecordInvocation(results, "./fop study study.json", "abc123", "test machine", start, TimeSpan.FromSeconds(30), 2, 4, finished: false);
+        VariantStudy.RecordInvocation(results, "./fop study study.json", "abc123", "test machine", start, TimeSpan.FromSeconds(61), 4, 4, finished: true);
+        VariantStudy.RecordInvocation(results, "./fop study study.json", "abc123", "test machine", start.AddHours(1), TimeSpan.FromSeconds(1), 0, 4, finished: false);
+        var invocations = File.ReadAllLines(Path.Combine(results, "invocations.md"));
+        // One line per invocation, rewritten as it goes: the first finished, the second still marked as running or interrupted.
+        Assert.Equal(6, invocations.Length);
+        Assert.Contains("| 00:01:01 | 4 / 4 |", invocations[4]);
+        Assert.DoesNotContain("running", invocations[4]);
+        Assert.Contains("(running or interrupted)", invocations[5]);
 
         using var again = new StudyRunner(Path.Combine(dir, "runs"));
         var reread = VariantStudy.Run(study, dir, again);

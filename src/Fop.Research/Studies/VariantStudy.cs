@@ -228,13 +228,23 @@ public static class VariantStudy
         runs.Where(r => r.Config == config && r.Variant == variant)
             .Join(runs.Where(r => r.Config == config && r.Variant == reference), a => a.Seed, b => b.Seed, (a, b) => (a, b)).ToList();
 
-    /// <summary>Appends one line to invocations.md: when, which commit, which machine, the command, wall time and runs trained.</summary>
-    public static void RecordInvocation(string dir, string command, string commit, string machine, TimeSpan wall, int trained, int total)
+    /// <summary>
+    /// Records this invocation in invocations.md: when it started and was last written, which commit, which machine, the
+    /// command, wall time and runs trained. Called after every run and at the end, it rewrites its own line, so an
+    /// invocation that is interrupted keeps a record of what it did ("running or interrupted").
+    /// </summary>
+    public static void RecordInvocation(string dir, string command, string commit, string machine, DateTime started, TimeSpan wall, int trained, int total, bool finished)
     {
         Directory.CreateDirectory(dir);
         var path = Path.Combine(dir, "invocations.md");
-        var lines = File.Exists(path) ? File.ReadAllLines(path).ToList() : ["# Invocations", "", "| finished (UTC) | commit | machine | command | wall | runs trained / in study |", "|---|---|---|---|---|---|"];
-        lines.Add($"| {DateTime.UtcNow:yyyy-MM-dd HH:mm} | {commit} | {machine} | `{command}` | {wall:hh\\:mm\\:ss} | {trained} / {total} |");
+        const string header = "| started -> last written (UTC) | commit | machine | command | wall | runs trained / in study |";
+        var lines = File.Exists(path) ? File.ReadAllLines(path).ToList() : ["# Invocations", "", header, "|---|---|---|---|---|---|"];
+        if (lines.Count > 2 && lines[2].StartsWith("| finished (UTC)", StringComparison.Ordinal)) lines[2] = header;
+        var key = $"| {started:yyyy-MM-dd HH:mm:ss} ->";
+        var row = $"{key} {DateTime.UtcNow:yyyy-MM-dd HH:mm}{(finished ? "" : " (running or interrupted)")} | {commit} | {machine} | `{command}` | {wall:hh\\:mm\\:ss} | {trained} / {total} |";
+        int at = lines.FindIndex(l => l.StartsWith(key, StringComparison.Ordinal));
+        if (at >= 0) lines[at] = row;
+        else lines.Add(row);
         AtomicFile.WriteAllLines(path, lines);
     }
 
