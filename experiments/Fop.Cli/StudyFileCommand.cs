@@ -53,6 +53,8 @@ internal sealed class StudyFileCommand : Command<StudyFileCommand.Settings>
         };
         int trained = -1;
         var started = DateTime.UtcNow;
+        // Figures too are rewritten after every run, so an interrupted study's folder is complete as far as it got.
+        void Figures() { foreach (var figure in VariantStudyViews.All(results)) figure.Save(results); }
         void Record(int total, bool finished) => VariantStudy.RecordInvocation(results, command, commit, machine, started, clock.Elapsed, runner.TrainedCount, total, finished);
         var studyDir = Path.GetDirectoryName(Path.GetFullPath(settings.File))!;
         int total;
@@ -64,6 +66,7 @@ internal sealed class StudyFileCommand : Command<StudyFileCommand.Settings>
                 if (runner.TrainedCount == trained) return;
                 trained = runner.TrainedCount;
                 VariantStudy.Write(results, study, soFar, Provenance());
+                Figures();
                 Record(soFar.Count, finished: false);
             }, settings.Results);
             VariantStudy.Write(results, study, runs, Provenance());
@@ -76,12 +79,13 @@ internal sealed class StudyFileCommand : Command<StudyFileCommand.Settings>
                 if (runner.TrainedCount == trained) return;
                 trained = runner.TrainedCount;
                 VariantStudy.Write(results, study, soFar.Runs, Provenance(), soFar);
+                Figures();
                 Record(soFar.Points.Count + soFar.Runs.Count, finished: false);
             });
             VariantStudy.Write(results, study, tuned.Runs, Provenance(), tuned);
             total = tuned.Points.Count + tuned.Runs.Count;
         }
-        foreach (var figure in VariantStudyViews.All(results)) figure.Save(results);
+        Figures();
         Record(total, finished: true);
         AnsiConsole.WriteLine(File.ReadAllText(Path.Combine(results, "table.md")));
         AnsiConsole.MarkupLine(Markup.Escape($"results: {results} ({runner.TrainedCount} trained, {total - runner.TrainedCount} read back, {clock.Elapsed:hh\\:mm\\:ss})"));
