@@ -48,7 +48,7 @@ public static class VariantStudyViews
                 YRange = (Math.Max(0, Math.Floor(low / 5) * 5), 100),
             };
         }).ToList();
-        return new Figure(name, $"{Folder(resultsDir)}: {(val ? "validation" : "test")} accuracy by epoch (mean over seeds, band from lowest to highest seed)", panels,
+        return new Figure(name, $"{Folder(resultsDir)}: {(val ? "validation" : "test")} accuracy (mean; band: seed range)", panels,
             "Each line is one variant with its chosen settings; the band spans the seeds' range. A run that stopped early (diverged, stalled, target reached) ends its contribution there.",
             Columns: Math.Min(3, panels.Count));
     }
@@ -73,7 +73,7 @@ public static class VariantStudyViews
             var failed = rows.Where(i => !double.IsFinite(score[i])).Select(i => new PointMarker($"{variant[i]} diverged/stalled", value[i], floor, Hollow: true)).ToList();
             return (Panel)new LinePanel(c, key, metric.Replace('_', ' ') + " (%)", series) { LogX = true, Markers = failed };
         }).ToList();
-        return new Figure(name, $"{Folder(resultsDir)}: tuning grids (seed of the tuning runs only)", panels,
+        return new Figure(name, $"{Folder(resultsDir)}: tuning grids", panels,
             "Every tuning run of the study: the chosen value of each variant is its highest point; a grid whose best point is on its edge was not bracketed.",
             Columns: Math.Min(3, panels.Count));
     }
