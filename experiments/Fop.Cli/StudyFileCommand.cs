@@ -53,40 +53,30 @@ internal sealed class StudyFileCommand : Command<StudyFileCommand.Settings>
         };
         int trained = -1;
         var started = DateTime.UtcNow;
-        // Figures too are rewritten after every run, so an interrupted study's folder is complete as far as it got.
-        void Figures() { foreach (var figure in VariantStudyViews.All(results)) figure.Save(results); }
-        void Record(int total, bool finished) => VariantStudy.RecordInvocation(results, command, commit, machine, started, clock.Elapsed, runner.TrainedCount, total, finished);
+        // Tables, figures and the invocation line are rewritten after every run that trained (and at the end), so an
+        // interrupted study's folder is complete as far as it got.
+        void Save(IReadOnlyList<Fop.Research.Studies.StudyRun> runs, TunedResults? tuned, bool finished)
+        {
+            if (!finished && runner.TrainedCount == trained) return;
+            trained = runner.TrainedCount;
+            VariantStudy.Write(results, study, runs, Provenance(), tuned);
+            foreach (var figure in VariantStudyViews.All(results)) figure.Save(results);
+            VariantStudy.RecordInvocation(results, command, commit, machine, started, clock.Elapsed, runner.TrainedCount, runs.Count + (tuned?.Points.Count ?? 0), finished);
+        }
         var studyDir = Path.GetDirectoryName(Path.GetFullPath(settings.File))!;
         int total;
         if (study.Tune is null)
         {
-            var runs = VariantStudy.Run(study, studyDir, runner, soFar =>
-            {
-                // Results are rewritten after each run that trained, so an interrupted study has its tables up to date.
-                if (runner.TrainedCount == trained) return;
-                trained = runner.TrainedCount;
-                VariantStudy.Write(results, study, soFar, Provenance());
-                Figures();
-                Record(soFar.Count, finished: false);
-            }, settings.Results);
-            VariantStudy.Write(results, study, runs, Provenance());
+            var runs = VariantStudy.Run(study, studyDir, runner, soFar => Save(soFar, null, finished: false), settings.Results);
+            Save(runs, null, finished: true);
             total = runs.Count;
         }
         else
         {
-            var tuned = TunedStudy.Run(study, studyDir, runner, soFar =>
-            {
-                if (runner.TrainedCount == trained) return;
-                trained = runner.TrainedCount;
-                VariantStudy.Write(results, study, soFar.Runs, Provenance(), soFar);
-                Figures();
-                Record(soFar.Points.Count + soFar.Runs.Count, finished: false);
-            });
-            VariantStudy.Write(results, study, tuned.Runs, Provenance(), tuned);
+            var tuned = TunedStudy.Run(study, studyDir, runner, soFar => Save(soFar.Runs, soFar, finished: false));
+            Save(tuned.Runs, tuned, finished: true);
             total = tuned.Points.Count + tuned.Runs.Count;
         }
-        Figures();
-        Record(total, finished: true);
         AnsiConsole.WriteLine(File.ReadAllText(Path.Combine(results, "table.md")));
         AnsiConsole.MarkupLine(Markup.Escape($"results: {results} ({runner.TrainedCount} trained, {total - runner.TrainedCount} read back, {clock.Elapsed:hh\\:mm\\:ss})"));
         return 0;

@@ -31,10 +31,16 @@ public sealed class DataParallel(ICommunicator communicator)
     /// </summary>
     public (long Start, long Count) HalfShard(long n, long firstHalf)
     {
-        if (Size % 2 != 0) throw new ArgumentException($"FOP on several processes needs an even number of ranks (even ranks compute g1, odd ranks g2); this job has {Size}.");
+        RequireEvenRanks();
         int groups = Size / 2;
         if (firstHalf < groups || n - firstHalf < groups) throw new ArgumentException($"A batch of {n} examples cannot give each of {Size} ranks at least one example of its half.");
         return Rank % 2 == 0 ? Split(0, firstHalf, Rank / 2, groups) : Split(firstHalf, n - firstHalf, Rank / 2, groups);
+    }
+
+    /// <summary>Refuses a job whose ranks cannot form FOP's two halves.</summary>
+    public void RequireEvenRanks()
+    {
+        if (Size % 2 != 0) throw new ArgumentException($"FOP on several processes needs an even number of ranks (even ranks compute g1, odd ranks g2); this job has {Size}.");
     }
 
     static (long Start, long Count) Split(long start, long n, int part, int parts)
@@ -47,13 +53,12 @@ public sealed class DataParallel(ICommunicator communicator)
     /// Sums <paramref name="gradients"/> (in place: views of .grad stay views) and the loss sum and correct count over
     /// ranks, in one fused all-reduce. Each rank's gradients must already be divided by the global batch size, so the sum is the global mean.
     /// </summary>
-    public (Tensor LossSum, Tensor Correct) SumGradients(IReadOnlyList<Tensor> gradients, Tensor lossSum, Tensor correct)
+    public void SumGradients(IReadOnlyList<Tensor> gradients, Tensor lossSum, Tensor correct)
     {
         var parts = gradients.Append(lossSum).Append(correct).ToList();
         using var buffer = FusedBuffer.Pack(parts, gradients[0].dtype);
         Communicator.AllReduceSum(buffer);
         FusedBuffer.Unpack(buffer, parts);
-        return (lossSum, correct);
     }
 
     /// <summary>

@@ -17,12 +17,19 @@ public sealed class RankHalves(DataParallel parallel, long firstExamples, long s
         bool first = parallel.Rank % 2 == 0;
         var (lossSum, correct) = pass.Accumulate(inputs, targets, first ? firstExamples : secondExamples);
         var mine = takeGradients();
-        var g1 = first ? mine : mine.Select(t => torch.zeros_like(t)).ToList();
-        var g2 = first ? mine.Select(t => torch.zeros_like(t)).ToList() : mine;
-        var parts = g1.Concat(g2).Append(lossSum).Append(correct).ToList();
-        using var buffer = FusedBuffer.Pack(parts, mine[0].dtype);
+        // One zeroed buffer [g1 slot | g2 slot | loss sum | correct]: this rank fills its half's slot, the sum over ranks
+        // fills both, and g1 and g2 are returned as views of it (no further copies).
+        long size = mine.Sum(t => t.numel());
+        var buffer = torch.zeros(2 * size + 2, mine[0].dtype, mine[0].device);
+        List<Tensor> Views(long offset) => mine.Select(t => { var v = buffer.narrow(0, offset, t.numel()).view(t.shape); offset += t.numel(); return v; }).ToList();
+        var slot = Views(first ? 0 : size);
+        for (int i = 0; i < mine.Count; i++) slot[i].copy_(mine[i]);
+        var scalars = buffer.narrow(0, 2 * size, 2);
+        scalars[0].copy_(lossSum);
+        scalars[1].copy_(correct);
         parallel.Communicator.AllReduceSum(buffer);
-        FusedBuffer.Unpack(buffer, parts);
-        return new DualGradients(g1, g2, lossSum, correct, firstExamples, secondExamples);
+        lossSum.copy_(scalars[0]);
+        correct.copy_(scalars[1]);
+        return new DualGradients(Views(0), Views(size), lossSum, correct, firstExamples, secondExamples);
     }
 }

@@ -35,7 +35,7 @@ public sealed class FirstOrderOptimizer : ModelOptimizer
         long n = BatchExamples;
         var (lossSum, correct) = Pass().Accumulate(inputs, targets, n);
         var grads = CurrentGradients();
-        if (Parallel is { } parallel) (lossSum, correct) = parallel.SumGradients(grads, lossSum, correct);
+        Parallel?.SumGradients(grads, lossSum, correct);
         // The step's one read: loss, correct count and the finite check together.
         var read = HostReads.Scalars(lossSum, correct, HostReads.AllFinite(grads.Append(lossSum), inputs.device));
         if (read[2] == 0) { ZeroGrad(); return NonFinite(read[0], n); }

@@ -25,23 +25,20 @@ public sealed class Fop : NaturalGradientOptimizer
 
     static FopOptions Validated(FopOptions options) { options.Validate(); return options; }
 
-    long firstHalf;
-
     /// <inheritdoc />
     /// <remarks>The halves are split as on one process (equal, or on the micro-batch boundary); even ranks share the first, odd ranks the second.</remarks>
     public override void Distribute(Distributed.DataParallel parallel)
     {
         if (source is not HalfBatchSplit) throw new NotSupportedException("FOP on several processes forms its halves from the ranks; a custom dual-gradient source cannot be combined with it.");
-        if (parallel.Size % 2 != 0) throw new ArgumentException($"FOP on several processes needs an even number of ranks (even ranks compute g1, odd ranks g2); this job has {parallel.Size}.");
+        parallel.RequireEvenRanks();
         base.Distribute(parallel);
     }
 
+    /// <summary>Examples in the first half of a batch of <paramref name="n"/>, as one process splits it.</summary>
+    long FirstHalf(long n) => ((HalfBatchSplit)source).FirstHalf(n, MicroBatchSize <= 0 ? n : Math.Min(n, MicroBatchSize));
+
     /// <inheritdoc />
-    protected override (long Start, long Count) LocalRows(Distributed.DataParallel parallel, long n)
-    {
-        firstHalf = ((HalfBatchSplit)source).FirstHalf(n, MicroBatchSize <= 0 ? n : Math.Min(n, MicroBatchSize));
-        return parallel.HalfShard(n, firstHalf);
-    }
+    protected override (long Start, long Count) LocalRows(Distributed.DataParallel parallel, long n) => parallel.HalfShard(n, FirstHalf(n));
 
     /// <summary>The options in force.</summary>
     public FopOptions Options => options;
@@ -57,7 +54,8 @@ public sealed class Fop : NaturalGradientOptimizer
         // Gradients: g1 and g2 from the two halves; the curvature recorder watches both, so statistics cover the whole batch.
         ZeroGrad();
         Curvature.BeginStep(StepCount);
-        var dual = (Parallel is { } parallel ? new Distributed.RankHalves(parallel, firstHalf, BatchExamples - firstHalf) : source).Compute(Pass(Curvature), inputs, targets, TakeGradients);
+        var dual = (Parallel is { } parallel ? new Distributed.RankHalves(parallel, FirstHalf(BatchExamples), BatchExamples - FirstHalf(BatchExamples)) : source)
+            .Compute(Pass(Curvature), inputs, targets, TakeGradients);
         var gradientsFinite = HostReads.AllFinite(dual.First.Concat(dual.Second).Append(dual.LossSum), inputs.device);
 
         // Curvature: statistics, and inverses when due.
@@ -99,7 +97,7 @@ public sealed class Fop : NaturalGradientOptimizer
             if (!Curvature.Owns(i))
             {
                 // Another rank owns this layer: its update arrives by broadcast (diagnostics cover the layers this rank owns).
-                directions.Add(torch.zeros_like(averages[i]));
+                directions.Add(torch.empty_like(averages[i]));
                 continue;
             }
             if (Curvature.Preconditioner(i) is not { } p)

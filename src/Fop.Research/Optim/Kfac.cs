@@ -30,7 +30,7 @@ public sealed class Kfac : NaturalGradientOptimizer
         Curvature.BeginStep(StepCount);
         var (lossSum, correct) = Pass(Curvature).Accumulate(inputs, targets, n);
         var grads = CurrentGradients();
-        if (Parallel is { } parallel) (lossSum, correct) = parallel.SumGradients(grads, lossSum, correct);
+        Parallel?.SumGradients(grads, lossSum, correct);
         var gradientsFinite = HostReads.AllFinite(grads.Append(lossSum), inputs.device);
 
         // Curvature: statistics, and inverses when due.
@@ -38,7 +38,7 @@ public sealed class Kfac : NaturalGradientOptimizer
 
         // Direction: F^-1 g per layer (in a job, each layer on its owner, then broadcast).
         var gradientMatrices = Curvature.Layers.Select(l => l.GradientMatrix()).ToList();
-        var directions = gradientMatrices.Select((g, i) => Curvature.Owns(i) ? Curvature.Precondition(i, g, Warnings) : torch.zeros_like(g)).ToList();
+        var directions = gradientMatrices.Select((g, i) => Curvature.Owns(i) ? Curvature.Precondition(i, g, Warnings) : torch.empty_like(g)).ToList();
         if (Parallel is not null) Parallel.BroadcastFromOwners(directions, Curvature.Ownership!);
 
         // Tail: the step's one read (loss, finite checks, KL-clip factor), then the clip.

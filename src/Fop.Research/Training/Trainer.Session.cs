@@ -206,7 +206,11 @@ public sealed partial class Trainer
             var (testLoss, testAccuracy) = Evaluate(model, trainer.data.Test, config.EvalBatchSize, device);
             var (valLoss, valAccuracy) = trainer.data.Validation is { } validation ? Evaluate(model, validation, config.EvalBatchSize, device) : (double.NaN, double.NaN);
             // The replicas are identical; rank 0's numbers decide on every rank, so no rounding difference can split the job.
-            if (parallel is not null) (testLoss, testAccuracy, valLoss, valAccuracy) = parallel.FromRoot(testLoss, testAccuracy, valLoss, valAccuracy) switch { var v => (v[0], v[1], v[2], v[3]) };
+            if (parallel is not null)
+            {
+                var root = parallel.FromRoot(testLoss, testAccuracy, valLoss, valAccuracy);
+                (testLoss, testAccuracy, valLoss, valAccuracy) = (root[0], root[1], root[2], root[3]);
+            }
             State.EvalSeconds += evalClock.Elapsed.TotalSeconds;
             if (!double.IsNaN(valAccuracy))
             {
