@@ -50,6 +50,7 @@ internal sealed class StudyFileCommand : Command<StudyFileCommand.Settings>
         {
             OnMessage = m => AnsiConsole.MarkupLine(Markup.Escape(m)),
             ArchiveDir = Path.Combine(results, "runs"),
+            ReuseDirs = study.Reuse.SelectMany(s => new[] { Path.Combine(settings.Out, s), Path.Combine(settings.Results, s, "runs") }).ToList(),
         };
         int trained = -1;
         var started = DateTime.UtcNow;
@@ -57,8 +58,8 @@ internal sealed class StudyFileCommand : Command<StudyFileCommand.Settings>
         // interrupted study's folder is complete as far as it got.
         void Save(IReadOnlyList<Fop.Research.Studies.StudyRun> runs, TunedResults? tuned, bool finished)
         {
-            if (!finished && runner.TrainedCount == trained) return;
-            trained = runner.TrainedCount;
+            if (!finished && runner.TrainedCount + runner.ReusedCount == trained) return;
+            trained = runner.TrainedCount + runner.ReusedCount;
             VariantStudy.Write(results, study, runs, Provenance(), tuned);
             foreach (var figure in VariantStudyViews.All(results)) figure.Save(results);
             VariantStudy.RecordInvocation(results, command, commit, machine, started, clock.Elapsed, runner.TrainedCount, runs.Count + (tuned?.Points.Count ?? 0), finished);
@@ -78,7 +79,7 @@ internal sealed class StudyFileCommand : Command<StudyFileCommand.Settings>
             total = tuned.Points.Count + tuned.Runs.Count;
         }
         AnsiConsole.WriteLine(File.ReadAllText(Path.Combine(results, "table.md")));
-        AnsiConsole.MarkupLine(Markup.Escape($"results: {results} ({runner.TrainedCount} trained, {total - runner.TrainedCount} read back, {clock.Elapsed:hh\\:mm\\:ss})"));
+        AnsiConsole.MarkupLine(Markup.Escape($"results: {results} ({runner.TrainedCount} trained, {runner.ReusedCount} reused, {total - runner.TrainedCount - runner.ReusedCount} read back, {clock.Elapsed:hh\\:mm\\:ss})"));
         return 0;
     }
 

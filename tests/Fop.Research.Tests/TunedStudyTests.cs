@@ -155,6 +155,47 @@ public sealed class TunedStudyTests : IDisposable
     }
 
     [Fact]
+    public void AStudyReusesAnotherStudysFinishedRunWithTheSameSettingsAndTrainsTheRest()
+    {
+        var tuned = StudyFile.Load(WriteStudy("tuned", Tuned));
+        using (var runner = new StudyRunner(Path.Combine(dir, "runs", "tuned"), FakeTrain))
+            VariantStudy.Write(Path.Combine(dir, "tuned"), tuned, TunedStudy.Run(tuned, dir, runner).Runs, "provenance", null);
+        // The tuned study's choices.json is written by its command; here the ablation references it through the test's results root.
+        var ablation = StudyFile.Load(WriteStudy("sweep", """
+            { "name": "sweep", "configs": ["base.json"], "reuse": ["tuned"], "seeds": [1, 2],
+              "variants": [ { "label": "as tuned", "set": ["optimizer=sgd", "lr=0.1", "lr=0.4"] },
+                            { "label": "no momentum", "set": ["optimizer=sgd", "lr=0.1", "lr=0.4", "sgd.momentum=0"] } ] }
+            """));
+        int trainedHere = 0;
+        using var second = new StudyRunner(Path.Combine(dir, "runs", "sweep"), (c, d) => { trainedHere++; return FakeTrain(c, d); })
+        {
+            ReuseDirs = [Path.Combine(dir, "runs", "tuned")],
+        };
+        var runs = VariantStudy.Run(ablation, dir, second);
+
+        // "as tuned" seeds 1 and 2 are the tuned study's SGD seed runs: copied under this study's names, not trained.
+        Assert.Equal(2, second.ReusedCount);
+        Assert.Equal(2, trainedHere);
+        var reused = runs.Where(r => r.Variant == "as tuned").ToList();
+        Assert.Equal(["base-as-tuned-s1", "base-as-tuned-s2"], reused.Select(r => r.Summary.Name));
+        Assert.All(reused, r => Assert.Equal($"base-sgd-s{r.Seed}", RunJson.Read<ReuseRecord>(Path.Combine(r.RunDir, "reused.json")).OriginalName));
+        Assert.Equal(File.ReadAllText(Path.Combine(dir, "runs", "tuned", "base-sgd-s1", "metrics.csv")), File.ReadAllText(Path.Combine(reused[0].RunDir, "metrics.csv")));
+        Assert.Equal("base-as-tuned-s1", ConfigFile.Load(Path.Combine(reused[0].RunDir, "config.json")).Name);
+
+        // The results keep the provenance; a run of at most 250 steps keeps its per-step log there too.
+        File.WriteAllText(Path.Combine(reused[0].RunDir, "steps.csv"), "step,kl_clip_factor\n1,0.5\n");
+        var results = Path.Combine(dir, "sweep-results");
+        VariantStudy.Write(results, ablation, runs, "provenance");
+        Assert.True(File.Exists(Path.Combine(results, "runs", "base-as-tuned-s1", "reused.json")));
+        Assert.True(File.Exists(Path.Combine(results, "runs", "base-as-tuned-s1", "steps.csv")));
+
+        // Read back on a second invocation: nothing trained or copied again.
+        using var third = new StudyRunner(Path.Combine(dir, "runs", "sweep"), FakeTrain) { ReuseDirs = [Path.Combine(dir, "runs", "tuned")] };
+        VariantStudy.Run(ablation, dir, third);
+        Assert.Equal(0, third.TrainedCount + third.ReusedCount);
+    }
+
+    [Fact]
     public void OnlyTheBestOfACompetingGroupRunsTheSeeds()
     {
         var path = WriteStudy("compete", Tuned.Replace("\"seed\": 0 }", "\"seed\": 0, \"compete\": [[\"SGD\", \"KFAC\"]] }"));

@@ -49,6 +49,8 @@ public sealed record StudyFile
     public DerivedTarget? TargetFrom { get; init; }
     /// <summary>Tune a key per config and variant on validation before the seeds run (null: the variants run as written).</summary>
     public TuneSpec? Tune { get; init; }
+    /// <summary>Names of other studies whose finished runs stand in for this study's runs with the same settings (not trained twice).</summary>
+    public IReadOnlyList<string> Reuse { get; init; } = [];
 
     /// <summary>The reference variant's label.</summary>
     public string ReferenceLabel => Reference ?? Variants[0].Label;
@@ -85,6 +87,7 @@ public sealed record StudyFile
         if (Tune is not null && Variants.Any(v => v.Choice is not null)) throw new ArgumentException("variants: a tuned study tunes its own settings; choice (another study's settings) is for untuned studies.");
         if (Variants.FirstOrDefault(v => v.Choice is { } c && (string.IsNullOrWhiteSpace(c.Study) || string.IsNullOrWhiteSpace(c.Variant))) is { } bad)
             throw new ArgumentException($"variants: '{bad.Label}': choice needs study and variant.");
+        if (Reuse.Any(r => string.IsNullOrWhiteSpace(r) || r == Name)) throw new ArgumentException("reuse: names of other studies (not empty, not this study).");
         return this;
     }
 

@@ -26,6 +26,8 @@ public sealed class StudyRunner : IDisposable
     public IReadOnlyList<RunSummary> Summaries => summaries;
     /// <summary>Runs trained (not read back) by this runner so far.</summary>
     public int TrainedCount { get; private set; }
+    /// <summary>Runs taken from another study's finished run with the same settings (see <see cref="ReuseDirs"/>) so far.</summary>
+    public int ReusedCount { get; private set; }
     /// <summary>Called with a line when a run is read back instead of trained.</summary>
     public Action<string>? OnMessage { get; init; }
     /// <summary>
@@ -33,6 +35,8 @@ public sealed class StudyRunner : IDisposable
     /// finished there counts as finished, so a study resumes on a fresh checkout without its ignored run folders (null: none).
     /// </summary>
     public string? ArchiveDir { get; init; }
+    /// <summary>Folders of other studies' run folders (and their archives) whose finished runs stand in for a planned run made with the same settings (<see cref="RunReuse"/>).</summary>
+    public IReadOnlyList<string> ReuseDirs { get; init; } = [];
 
     /// <summary>The folder of the run named <paramref name="name"/>: its run folder, or its archived record when only that is finished.</summary>
     public string RunDir(string name)
@@ -61,6 +65,12 @@ public sealed class StudyRunner : IDisposable
                     $"(run's -> requested: {string.Join("; ", changed)}). Write the study to a new folder, or delete {dir} to redo the run.");
             summary = RunSummary.Read(path);
             OnMessage?.Invoke($"{config.Name}: complete, read back");
+        }
+        else if (ReuseDirs.Count > 0 && RunReuse.Find(config, ReuseDirs) is { } source)
+        {
+            summary = RunReuse.Copy(source, dir, config);
+            ReusedCount++;
+            OnMessage?.Invoke($"{config.Name}: the same settings as {source}, reused");
         }
         else
         {

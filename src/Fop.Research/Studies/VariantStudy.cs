@@ -59,6 +59,11 @@ public static class VariantStudy
         return study.TargetFrom?.From(runs) is double derived ? own.Append(derived).Distinct().Order().ToList() : own;
     }
 
+    /// <summary>The files of a run folder copied into a study's results/runs (reused.json: the run is another study's, see <see cref="RunReuse"/>).</summary>
+    public static IReadOnlyList<string> Recorded { get; } = ["config.json", "summary.json", "metrics.csv", "reused.json"];
+    /// <summary>Runs of at most this many steps also keep their steps.csv in the results.</summary>
+    public const long StepsLogLimit = 250;
+
     /// <summary>
     /// Writes results.csv (one row per run, epochs and seconds to each target), table.md, and a copy of every run's
     /// config.json, summary.json and metrics.csv under <c>runs/</c> of <paramref name="dir"/> (small files, meant to be committed).
@@ -96,8 +101,10 @@ public static class VariantStudy
         {
             var copy = Path.Combine(dir, "runs", Path.GetFileName(runDir));
             Directory.CreateDirectory(copy);
-            // Results are rewritten after every run: copy only what changed since the last copy.
-            foreach (var f in new[] { "config.json", "summary.json", "metrics.csv" })
+            // Results are rewritten after every run: copy only what changed since the last copy. The per-step log (loss, beta,
+            // eta, the KL-clip factor) is small for the half- and full-batch runs, the ones the mechanism and damping studies read.
+            var small = File.Exists(Path.Combine(runDir, "summary.json")) && RunSummary.Read(Path.Combine(runDir, "summary.json")).Steps <= StepsLogLimit;
+            foreach (var f in small ? Recorded.Append("steps.csv") : Recorded)
             {
                 string source = Path.Combine(runDir, f), target = Path.Combine(copy, f);
                 if (File.Exists(source) && (!File.Exists(target) || File.GetLastWriteTimeUtc(source) > File.GetLastWriteTimeUtc(target)))
