@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Fop.Research.Training;
 using Spectre.Console;
 
@@ -61,5 +62,24 @@ internal static class RunView
                 r.FinalTestAccuracy.ToString("P2"), r.MedianStepMs.ToString("F1"), r.TrainSeconds.ToString("F1"),
                 r.TimeToTarget is { } t ? $"{t.Epoch} / {t.TrainSeconds:F1}" : "-");
         return table;
+    }
+
+    /// <summary>The checked-out commit (short), marked dirty when tracked files differ from it; "unknown" outside a git checkout.</summary>
+    public static string Commit()
+    {
+        string Git(string args)
+        {
+            try
+            {
+                using var p = Process.Start(new ProcessStartInfo("git", args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+                var text = p.StandardOutput.ReadToEnd().Trim();
+                p.WaitForExit();
+                return p.ExitCode == 0 ? text : "";
+            }
+            catch (System.ComponentModel.Win32Exception) { return ""; }
+        }
+        var head = Git("rev-parse --short HEAD");
+        if (head.Length == 0) return "unknown";
+        return Git("status --porcelain --untracked-files=no").Length > 0 ? head + " (with uncommitted changes)" : head;
     }
 }

@@ -42,7 +42,7 @@ internal sealed class StudyFileCommand : Command<StudyFileCommand.Settings>
         study = study with { Common = study.Common.Concat(extra).ToList() };
         var command = "./fop study " + settings.File + string.Concat(extra.Select(s => " --set " + s));
         var machine = RunView.Machine();
-        var commit = Commit();
+        var commit = RunView.Commit();
         var results = Path.Combine(settings.Results, study.Name);
         string Provenance() => $"Study file `{settings.File}`; last written by `{command}` at commit {commit} on {machine}. Every invocation, with its wall time: invocations.md.";
         StudyRunner? self = null;
@@ -81,24 +81,5 @@ internal sealed class StudyFileCommand : Command<StudyFileCommand.Settings>
         AnsiConsole.WriteLine(File.ReadAllText(Path.Combine(results, "table.md")));
         AnsiConsole.MarkupLine(Markup.Escape($"results: {results} ({runner.TrainedCount} trained, {runner.ReusedCount} reused, {total - runner.TrainedCount - runner.ReusedCount} read back, {clock.Elapsed:hh\\:mm\\:ss})"));
         return 0;
-    }
-
-    /// <summary>The checked-out commit (short), marked dirty when tracked files differ from it; "unknown" outside a git checkout.</summary>
-    static string Commit()
-    {
-        string Git(string args)
-        {
-            try
-            {
-                using var p = Process.Start(new ProcessStartInfo("git", args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-                var text = p.StandardOutput.ReadToEnd().Trim();
-                p.WaitForExit();
-                return p.ExitCode == 0 ? text : "";
-            }
-            catch (System.ComponentModel.Win32Exception) { return ""; }
-        }
-        var head = Git("rev-parse --short HEAD");
-        if (head.Length == 0) return "unknown";
-        return Git("status --porcelain --untracked-files=no").Length > 0 ? head + " (with uncommitted changes)" : head;
     }
 }
