@@ -12,7 +12,7 @@ internal sealed class ReportCommand : Command<ReportCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
-        [CommandArgument(0, "<FOLDER>"), Description("A study's results folder (results.csv, curves.csv), a run folder (metrics.csv) or a folder of run folders.")]
+        [CommandArgument(0, "<FOLDER>"), Description("A study's results folder (results.csv with curves.csv, or a study file's results.csv/tuning.csv with runs/), a run folder (metrics.csv) or a folder of run folders.")]
         public string Folder { get; init; } = "";
 
         [CommandOption("--target <ACCURACY>"), Description("Target test accuracy (0-1) for dotted lines and time-to-target (default: from table.md or the runs' configs).")]
@@ -45,6 +45,11 @@ internal sealed class ReportCommand : Command<ReportCommand.Settings>
                 catch (ArgumentException e) { AnsiConsole.MarkupLine(Markup.Escape($"no speed-up figure: {e.Message}")); }
             }
             summaryTable = StudyViews.Summary(s.Folder, target);
+        }
+        else if (File.Exists(Path.Combine(s.Folder, "tuning.csv")) || (File.Exists(Path.Combine(s.Folder, "results.csv")) && Directory.Exists(Path.Combine(s.Folder, "runs"))))
+        {
+            // A study file's results (./fop study): the same figures the study writes after every run, from its committed records.
+            figures.AddRange(VariantStudyViews.All(s.Folder));
         }
         else
         {

@@ -3,6 +3,9 @@ namespace Fop.Research.Plots.Figures;
 /// <summary>A line (optionally with a shaded band from Lower to Upper, e.g. mean ± std over seeds).</summary>
 public sealed record Series(string Label, double[] X, double[] Y, double[]? Lower = null, double[]? Upper = null, bool Markers = false, bool Dashed = false)
 {
+    /// <summary>Unconnected points in the series' colour, drawn hollow (e.g. tuning runs that diverged, placed on the panel's floor).</summary>
+    public IReadOnlyList<(double X, double Y)> Hollow { get; init; } = [];
+
     /// <summary>Only the points that can be drawn (finite, and positive on a log axis): a series logged every k-th step still draws as a line.</summary>
     public Series Drawable(bool logX = false, bool logY = false)
     {

@@ -88,8 +88,11 @@ public static class HtmlRenderer
             }
             traces.Add(Chart.Line<double, double, string>(s.X, s.Y, Name: s.Label, ShowMarkers: s.Markers || s.X.Length == 1, LineColor: Color.fromHex(color),
                 LineDash: s.Dashed ? StyleParam.DrawingStyle.Dash : StyleParam.DrawingStyle.Solid));
+            if (series.Hollow.Count > 0)
+                traces.Add(Chart.Point<double, double, string>(series.Hollow.Select(h => h.X), series.Hollow.Select(h => h.Y), Name: s.Label + " (failed)",
+                    MarkerColor: Color.fromHex(color), MarkerSymbol: StyleParam.MarkerSymbol.NewModified(StyleParam.MarkerSymbol.Circle, StyleParam.SymbolStyle.Open)));
         }
-        var xs = p.Series.SelectMany(s => s.X).Concat(p.Markers.Select(m => m.X)).Where(double.IsFinite).DefaultIfEmpty(0).ToArray();
+        var xs = p.Series.SelectMany(s => s.X.Concat(s.Hollow.Select(h => h.X))).Concat(p.Markers.Select(m => m.X)).Where(double.IsFinite).DefaultIfEmpty(0).ToArray();
         double x0 = xs.Min(), x1 = xs.Max();
         if (p.Target is double t)
             traces.Add(Chart.Line<double, double, string>(new[] { x0, x1 }, new[] { t, t }, Name: p.TargetLabel, LineColor: Color.fromHex("#000000"), LineDash: StyleParam.DrawingStyle.Dot));

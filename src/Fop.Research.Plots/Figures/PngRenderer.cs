@@ -79,6 +79,13 @@ public static class PngRenderer
             line.MarkerSize = s.Markers || s.X.Length == 1 ? 6 : 0;
             line.LineWidth = 2;
             if (s.Dashed) line.LinePattern = LinePattern.Dashed;
+            foreach (var (hx, hy) in series.Hollow)
+            {
+                var mk = plot.Add.Marker(p.LogX ? Math.Log10(hx) : hx, p.LogY ? Math.Log10(hy) : hy);
+                mk.Shape = MarkerShape.OpenCircle;
+                mk.Size = 9;
+                mk.Color = color;
+            }
         }
         if (p.Target is double t)
         {
@@ -104,7 +111,7 @@ public static class PngRenderer
             text.LabelFontSize = 11;
             text.LabelAlignment = Alignment.LowerLeft;
         }
-        var xsAll = p.Series.SelectMany(s => s.X).Concat(p.Markers.Select(m => m.X)).Where(v => v > 0 && double.IsFinite(v)).ToArray();
+        var xsAll = p.Series.SelectMany(s => s.X.Concat(s.Hollow.Select(h => h.X))).Concat(p.Markers.Select(m => m.X)).Where(v => v > 0 && double.IsFinite(v)).ToArray();
         if (p.LogX && p.XTicks is null && xsAll.Length > 0) plot.Axes.Bottom.TickGenerator = LogTicks(xsAll.Min(), xsAll.Max());
         else if (p.LogX || p.XTicks is not null) plot.Axes.Bottom.TickGenerator = Ticks(p.XTicks, p.LogX);
         if (p.LogX && p.XTicks is { Length: > 0 } xt)

@@ -53,7 +53,7 @@ public static class VariantStudyViews
             Columns: Math.Min(3, panels.Count));
     }
 
-    /// <summary>The tuning grids: the validation metric against the tuned value (log axis), one panel per base config, one line per variant; hollow markers on the floor are runs that diverged or stalled.</summary>
+    /// <summary>The tuning grids: the validation metric against the tuned value (log axis), one panel per base config, one line per variant; hollow markers of the variant's colour on the floor are its runs that diverged or stalled.</summary>
     public static Figure Tuning(string resultsDir, string name = "tuning")
     {
         var path = Path.Combine(resultsDir, "tuning.csv");
@@ -64,17 +64,22 @@ public static class VariantStudyViews
         var panels = config.Distinct().Select(c =>
         {
             var rows = Enumerable.Range(0, config.Length).Where(i => config[i] == c).ToList();
-            double floor = rows.Select(i => 100 * score[i]).Where(double.IsFinite).DefaultIfEmpty(10).Min() - 2;
-            var series = rows.GroupBy(i => variant[i]).Select(g =>
+            var finite = rows.Select(i => 100 * score[i]).Where(double.IsFinite).DefaultIfEmpty(10).ToList();
+            double span = Math.Max(1, finite.Max() - finite.Min());
+            double floor = finite.Min() - 0.08 * span;
+            var series = rows.GroupBy(i => variant[i]).Select((g, k) =>
             {
                 var ordered = g.Where(i => double.IsFinite(score[i])).OrderBy(i => value[i]).ToList();
-                return new Series(g.Key, ordered.Select(i => value[i]).ToArray(), ordered.Select(i => 100 * score[i]).ToArray(), Markers: true);
+                // Failed runs sit on the floor in the variant's colour, a little apart per variant so that equal values stay visible.
+                return new Series(g.Key, ordered.Select(i => value[i]).ToArray(), ordered.Select(i => 100 * score[i]).ToArray(), Markers: true)
+                {
+                    Hollow = g.Where(i => !double.IsFinite(score[i])).Select(i => (value[i], floor - 0.04 * span * k)).ToList(),
+                };
             }).ToList();
-            var failed = rows.Where(i => !double.IsFinite(score[i])).Select(i => new PointMarker($"{variant[i]} diverged/stalled", value[i], floor, Hollow: true)).ToList();
-            return (Panel)new LinePanel(c, key, metric.Replace('_', ' ') + " (%)", series) { LogX = true, Markers = failed };
+            return (Panel)new LinePanel(c, key, metric.Replace('_', ' ') + " (%)", series) { LogX = true };
         }).ToList();
         return new Figure(name, $"{Folder(resultsDir)}: tuning grids", panels,
-            "Every tuning run of the study: the chosen value of each variant is its highest point; a grid whose best point is on its edge was not bracketed.",
+            "Every tuning run of the study: the chosen value of each variant is its highest point; a grid whose best point is on its edge was not bracketed. Hollow circles below the lines: runs that diverged or stalled, in the variant's colour.",
             Columns: Math.Min(3, panels.Count));
     }
 

@@ -71,7 +71,7 @@ public abstract class NaturalGradientOptimizer : ModelOptimizer
         if (read[2] == 0)
         {
             Curvature.DiscardStep();
-            return NonFinite(loss, examples, $"loss, gradient or {direction} (KL-clip factor {read[3]})");
+            return NonFinite(loss, examples, $"loss, gradient or {direction}" + (nu is null ? "" : $" (KL-clip factor {read[3]})"));
         }
         Curvature.ResolveDeferred(commit: true);
         if (nu is not null)
