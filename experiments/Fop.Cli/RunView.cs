@@ -64,7 +64,7 @@ internal static class RunView
         return table;
     }
 
-    /// <summary>The checked-out commit (short), marked dirty when tracked files differ from it; "unknown" outside a git checkout.</summary>
+    /// <summary>The checked-out commit (short), marked dirty when tracked files outside experiments/results differ from it; "unknown" outside a git checkout.</summary>
     public static string Commit()
     {
         string Git(string args)
@@ -80,6 +80,8 @@ internal static class RunView
         }
         var head = Git("rev-parse --short HEAD");
         if (head.Length == 0) return "unknown";
-        return Git("status --porcelain --untracked-files=no").Length > 0 ? head + " (with uncommitted changes)" : head;
+        // Results are rewritten by the runs themselves (a study updates its committed tables as it goes): only code and
+        // configs make a checkout "dirty" for provenance.
+        return Git("status --porcelain --untracked-files=no -- . :!experiments/results").Length > 0 ? head + " (with uncommitted changes)" : head;
     }
 }

@@ -79,11 +79,11 @@ public static class FairClaims
     }
 
     static readonly string Rules =
-        "How a verdict is reached (fixed before the results were read): paired by seed, FOP against each comparator, on the " +
+        "How a verdict is reached (`ClaimRules`: set before any seed run had finished, except the three-pair minimum, added after the first two seeds gave zero-width intervals): paired by seed, FOP against each comparator, on the " +
         "validation split (test accuracy reported, never used to decide). A paired difference's 95% Student-t interval gives " +
         $"**supported** when it excludes no-difference on the claimed side, **not supported** when it excludes it on the other side or lies " +
         $"within the equivalence band (accuracy ±{ClaimRules.AccuracyBand} points; time ratio {1 / ClaimRules.RatioBand:F2}-{ClaimRules.RatioBand:F2}), " +
-        "and **undecided** otherwise or below two pairs. Reaching a target: how many seeds reached it within the budget; not supported " +
+        $"and **undecided** otherwise or below {ClaimRules.MinPairs} pairs (epochs to a target are whole numbers, so two pairs can agree exactly by chance). Reaching a target: how many seeds reached it within the budget; not supported " +
         "when FOP never does or the comparator does at least as often, supported when FOP does more often by Fisher's exact test " +
         $"(two-sided, {ClaimRules.Alpha}), undecided otherwise. Time to a target = epochs to the first validation crossing x the cell's " +
         "seconds per epoch (the median over its seed runs, so a run slowed by other work on the machine does not count); a time " +

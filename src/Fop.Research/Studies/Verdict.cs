@@ -11,7 +11,7 @@ public enum Verdict
     Undecided,
 }
 
-/// <summary>The rules that turn intervals and counts into verdicts, fixed before the fair study's results were read.</summary>
+/// <summary>The rules that turn intervals and counts into verdicts, set before the fair study's seed runs had finished (the three-pair minimum after its first two seeds).</summary>
 public static class ClaimRules
 {
     /// <summary>Significance level of the count test.</summary>
@@ -20,6 +20,8 @@ public static class ClaimRules
     public const double AccuracyBand = 0.2;
     /// <summary>Time ratios within [1 / this, this] count as no difference.</summary>
     public const double RatioBand = 1.1;
+    /// <summary>Fewest pairs an interval needs to decide anything.</summary>
+    public const int MinPairs = 3;
 
     /// <summary>The verdict's word in tables.</summary>
     public static string Text(this Verdict verdict) => verdict switch
@@ -32,11 +34,12 @@ public static class ClaimRules
     /// <summary>
     /// The verdict on a paired difference whose claimed direction is <paramref name="claimedSign"/> (+1: FOP's value is
     /// larger; -1: smaller) against 0: supported when the interval excludes 0 on that side, not supported when it excludes 0
-    /// on the other side or lies within ±<paramref name="band"/>, undecided otherwise (and below two pairs).
+    /// on the other side or lies within ±<paramref name="band"/>, undecided otherwise (and below <see cref="MinPairs"/> pairs).
     /// </summary>
     public static Verdict FromInterval(ConfidenceInterval difference, int claimedSign, double band)
     {
-        if (difference.Count < 2 || double.IsNaN(difference.HalfWidth)) return Verdict.Undecided;
+        // Two pairs can agree exactly by chance (epochs to a target are whole numbers), giving a zero-width interval.
+        if (difference.Count < MinPairs || double.IsNaN(difference.HalfWidth)) return Verdict.Undecided;
         if (claimedSign > 0 ? difference.Lower > 0 : difference.Upper < 0) return Verdict.Supported;
         if (claimedSign > 0 ? difference.Upper < 0 : difference.Lower > 0) return Verdict.NotSupported;
         return difference.Lower >= -band && difference.Upper <= band ? Verdict.NotSupported : Verdict.Undecided;
