@@ -89,22 +89,21 @@ public static class VariantStudy
             return string.Join(",", cells);
         });
         AtomicFile.WriteAllLines(Path.Combine(dir, "results.csv"), rows.Prepend(header));
-        var folders = runs.Select(r => r.RunDir).ToList();
+        var folders = runs.Select(r => (r.RunDir, r.Summary)).ToList();
         if (tuned is not null)
         {
             AtomicFile.WriteAllLines(Path.Combine(dir, "tuning.csv"), tuned.Points.Select(p => string.Join(",", p.Config, Csv(p.Variant), p.Exponent.ToString(ci),
                 p.Value.ToString("g6", ci), p.Summary.Name, p.Metric.ToString("F4", ci), p.Summary.EpochsRun.ToString(ci), p.Summary.Diverged is null ? "0" : "1"))
                 .Prepend($"config,variant,exponent,{study.Tune!.Key},run,{Snake(study.Tune.Metric)},epochs_run,diverged_or_stalled"));
-            folders.AddRange(tuned.Points.Select(p => p.RunDir));
+            folders.AddRange(tuned.Points.Select(p => (p.RunDir, p.Summary)));
         }
-        foreach (var runDir in folders)
+        foreach (var (runDir, summary) in folders)
         {
             var copy = Path.Combine(dir, "runs", Path.GetFileName(runDir));
             Directory.CreateDirectory(copy);
             // Results are rewritten after every run: copy only what changed since the last copy. The per-step log (loss, beta,
             // eta, the KL-clip factor) is small for the half- and full-batch runs, the ones the mechanism and damping studies read.
-            var small = File.Exists(Path.Combine(runDir, "summary.json")) && RunSummary.Read(Path.Combine(runDir, "summary.json")).Steps <= StepsLogLimit;
-            foreach (var f in small ? Recorded.Append("steps.csv") : Recorded)
+            foreach (var f in summary.Steps <= StepsLogLimit ? Recorded.Append("steps.csv") : Recorded)
             {
                 string source = Path.Combine(runDir, f), target = Path.Combine(copy, f);
                 if (File.Exists(source) && (!File.Exists(target) || File.GetLastWriteTimeUtc(source) > File.GetLastWriteTimeUtc(target)))
