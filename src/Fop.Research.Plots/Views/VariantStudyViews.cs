@@ -25,6 +25,7 @@ public static class VariantStudyViews
         var df = Tables.Load(Path.Combine(resultsDir, "results.csv"));
         var (config, variant, run) = (Tables.Strings(df, "config"), Tables.Strings(df, "variant"), Tables.Strings(df, "run"));
         var metrics = run.Distinct().ToDictionary(r => r, r => EpochMetrics.Read(Path.Combine(resultsDir, "runs", r)));
+        var failed = Tables.Doubles(df, "diverged_or_stalled");
         bool val = metrics.Values.Any(m => m.Any(e => e.HasValidation));
         var panels = config.Distinct().Select(c =>
         {
@@ -39,7 +40,9 @@ public static class VariantStudyViews
                     if (at.Count == 0) continue;
                     x.Add(e + 1); y.Add(at.Average()); lo.Add(at.Min()); hi.Add(at.Max());
                 }
-                return new Series($"{g.Key} ({curves.Count} seed{(curves.Count == 1 ? "" : "s")})", x.ToArray(), y.ToArray(),
+                // Past the epoch where a run diverged the mean is over the survivors only: the label says how many there are.
+                int stopped = g.Count(i => failed[i] == 1);
+                return new Series($"{g.Key} ({curves.Count} seed{(curves.Count == 1 ? "" : "s")}{(stopped > 0 ? $", {stopped} diverged or stalled" : "")})", x.ToArray(), y.ToArray(),
                     curves.Count > 1 ? lo.ToArray() : null, curves.Count > 1 ? hi.ToArray() : null);
             }).ToList();
             double low = series.SelectMany(s => s.Lower ?? s.Y).Where(double.IsFinite).DefaultIfEmpty(0).Min();
@@ -49,7 +52,7 @@ public static class VariantStudyViews
             };
         }).ToList();
         return new Figure(name, $"{Folder(resultsDir)}: {(val ? "validation" : "test")} accuracy (mean; band: seed range)", panels,
-            "Each line is one variant with its chosen settings; the band spans the seeds' range. A run that stopped early (diverged, stalled, target reached) ends its contribution there.",
+            "Each line is one variant with its chosen settings; the band spans the seeds' range. A run that stopped early (diverged, stalled, target reached) ends its contribution there, so past that epoch the mean and band are over the runs still going; the legend counts the runs that diverged or stalled.",
             Columns: Math.Min(3, panels.Count));
     }
 

@@ -127,6 +127,16 @@ public sealed class FigureTests : IDisposable
     }
 
     [Fact]
+    public void SeedCurvesSayHowManyRunsDivergedSoAMeanOverSurvivorsIsNotReadAsAllSeeds()
+    {
+        var results = Path.Combine(DatasetFiles.RepositoryRoot()!, "experiments", "results", "fmnist-fair-scaling");
+        var full = (LinePanel)VariantStudyViews.SeedCurves(results).Panels.Single(p => p.Title == "mlp-b55000");
+        Assert.Contains(full.Series, s => s.Label == "KFAC (5 seeds, 4 diverged or stalled)");
+        Assert.Contains(full.Series, s => s.Label == "FOP (5 seeds)");
+        Assert.All(full.Series, s => Assert.NotNull(s.Lower));
+    }
+
+    [Fact]
     public void TheCommittedStudyGivesASpeedUpAndASummaryThatAgreeWithItsTable()
     {
         var results = Path.Combine(DatasetFiles.RepositoryRoot()!, "experiments", "results", "fashion-mnist-scaling");
