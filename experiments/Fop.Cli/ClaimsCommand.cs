@@ -20,6 +20,9 @@ internal sealed class ClaimsCommand : Command<ClaimsCommand.Settings>
         [CommandOption("--long-tailed <FILE>"), Description("The long-tailed study.")]
         public string LongTailed { get; init; } = "experiments/studies/fmnist-fair-long-tailed.json";
 
+        [CommandOption("--post-hoc <FILE>"), Description("A study declared after the evidence was seen, reported without a verdict (repeatable; skipped while it has no results).")]
+        public string[] PostHoc { get; init; } = ["experiments/studies/fmnist-fair-stability.json"];
+
         [CommandOption("--results <DIR>"), Description("Root of the studies' results.")]
         public string Results { get; init; } = Path.Combine("experiments", "results");
 
@@ -35,7 +38,8 @@ internal sealed class ClaimsCommand : Command<ClaimsCommand.Settings>
             return new StudyEvidence(study, StudyResults.Load(Path.Combine(settings.Results, study.Name)));
         }
         var provenance = $"Last written at commit {RunView.Commit()}; the runs' seconds are from the machines in each study's invocations.md.";
-        var text = FairClaims.Markdown(Evidence(settings.Scaling), Evidence(settings.Damping), Evidence(settings.LongTailed), provenance);
+        var text = FairClaims.Markdown(Evidence(settings.Scaling), Evidence(settings.Damping), Evidence(settings.LongTailed), provenance,
+            settings.PostHoc.Select(Evidence).ToList());
         AtomicFile.WriteAllText(settings.Out, text);
         AnsiConsole.WriteLine(text);
         AnsiConsole.MarkupLine(Markup.Escape($"written: {settings.Out}"));

@@ -101,10 +101,19 @@ public sealed class ClaimsTests : IDisposable
             longTailed.Add(Record("lt", "lt", "KFAC", s, "kfac", 1e-3, [0.8], test: 0.83 + 0.001 * s));
         }
 
+        // A post-hoc check: KFAC at FOP's rate reaches 90% an epoch later than FOP in one seed of three, 0.5 points lower in each.
+        var check = new List<StudyRun>();
+        for (long s = 1; s <= 3; s++)
+        {
+            check.Add(Record("check", "b", "FOP", s, "fop", 1e-3, [0.85, 0.90, 0.91, 0.92]));
+            check.Add(Record("check", "b", "KFAC at FOP's rate", s, "kfac", 1e-3, s < 3 ? [0.85, 0.90, 0.915] : [0.85, 0.88, 0.915]));
+        }
+
         var md = FairClaims.Markdown(
             new StudyEvidence(Study("scaling", "FOP", [0.9], "FOP", "KFAC", "SGD"), scaling),
             new StudyEvidence(Study("damping", "FOP 1e-3", [0.88], "FOP 1e-3", "FOP 1e-4", "KFAC 1e-3", "KFAC 1e-4"), damping),
-            new StudyEvidence(Study("lt", "FOP", [], "FOP", "SGD", "KFAC"), longTailed), "provenance");
+            new StudyEvidence(Study("lt", "FOP", [], "FOP", "SGD", "KFAC"), longTailed), "provenance",
+            [new StudyEvidence(Study("check", "FOP", [0.9], "FOP", "KFAC at FOP's rate"), check)]);
 
         Assert.Contains("| b | KFAC | 90.00 % | 3/3 | 3/3 | 0.50 [0.50, 0.50] (3 pairs) | **supported** |", md);
         Assert.Contains("| b | SGD | 90.00 % | 3/3 | 0/3 | - | undecided |", md);                 // 3 vs 0 seeds: p = 0.1
@@ -116,6 +125,12 @@ public sealed class ClaimsTests : IDisposable
         Assert.Matches(@"\| lt \| SGD \| 14.80 ± 0.25 \| 14.80 ± 0.\d\d \| [+-]?0.00 \[-0.0\d, \+0.0\d\] \| not supported \|", md);
         Assert.Contains("| 1. Large-batch speed-up (time to target) | 1 | 0 | 1 |", md);
         Assert.Contains("`damping`: 12 seed runs in 4 cells, every cell with its seeds.", md);
+        // The post-hoc check is reported after the tally, and adds nothing to it.
+        var postHoc = md.IndexOf("## Post-hoc check, no verdict: `check`", StringComparison.Ordinal);
+        Assert.True(postHoc > md.IndexOf("## Summary", StringComparison.Ordinal));
+        Assert.Contains("| b | FOP | 3 | 3/3 / 2 | 92.00 ± 0.00 |  |", md);
+        Assert.Contains("| b | KFAC at FOP's rate | 3 | 3/3 / 2.3 | 91.50 ± 0.00 | -0.50 [-0.50, -0.50] |", md);
+        Assert.Equal(5, md[md.IndexOf("## Summary", StringComparison.Ordinal)..postHoc].Split('\n').Count(l => l.StartsWith("| ") && !l.StartsWith("| claim")));
     }
 
     [Fact]

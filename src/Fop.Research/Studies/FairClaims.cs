@@ -41,8 +41,11 @@ public static class FairClaims
             .Select(p => Math.Log(p.F!.Value * costF / (p.O!.Value * costO))));
     }
 
-    /// <summary>The claims file: rules, one section per claim with a verdict per cell, and a summary of the verdicts.</summary>
-    public static string Markdown(StudyEvidence scaling, StudyEvidence damping, StudyEvidence longTailed, string provenance)
+    /// <summary>
+    /// The claims file: rules, one section per claim with a verdict per cell, a summary of the verdicts, then the
+    /// <paramref name="postHoc"/> studies (declared after seeing results) reported beside them without a verdict.
+    /// </summary>
+    public static string Markdown(StudyEvidence scaling, StudyEvidence damping, StudyEvidence longTailed, string provenance, IReadOnlyList<StudyEvidence>? postHoc = null)
     {
         var sb = new StringBuilder();
         var tally = new List<(string Claim, Verdict Verdict)>();
@@ -75,7 +78,38 @@ public static class FairClaims
             int Count(Verdict v) => tally.Count(t => t.Claim == claim && t.Verdict == v);
             sb.AppendLine($"| {claim} | {Count(Verdict.Supported)} | {Count(Verdict.NotSupported)} | {Count(Verdict.Undecided)} |");
         }
+        foreach (var e in postHoc ?? []) PostHoc(sb, e);
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// A study declared after the verdicts' evidence was seen (e.g. swapping two optimizers' selected rates): its cells and
+    /// paired differences against its reference, outside the tally, since a check chosen after the fact must not decide.
+    /// </summary>
+    static void PostHoc(StringBuilder sb, StudyEvidence e)
+    {
+        if (e.Runs.Count == 0) return;
+        var reference = e.Study.ReferenceLabel;
+        var targets = VariantStudy.Targets(e.Study, e.Runs);
+        string Pct(double t) => t.ToString("P0", Ci);
+        Section(sb, $"Post-hoc check, no verdict: `{e.Study.Name}`",
+            $"{e.Study.Question} Declared after the evidence above was seen, so it is reported, not tallied. Reached = seeds that reached the validation target; " +
+            $"epochs = mean over those seeds; Δ = paired difference variant minus {reference}, mean [95% interval].",
+            new[] { "config", "variant", "runs" }.Concat(targets.Select(t => $"reached / epochs to {Pct(t)}")).Concat(["best val acc (%)", $"Δ best val acc vs {reference}"]).ToArray());
+        foreach (var config in e.Runs.Select(r => r.Config).Distinct())
+            foreach (var variant in e.Study.Variants.Select(v => v.Label).Where(v => e.Runs.Any(r => r.Config == config && r.Variant == v)))
+            {
+                var mine = e.Runs.Where(r => r.Config == config && r.Variant == variant).ToList();
+                var reach = targets.Select(t =>
+                {
+                    var epochs = mine.Select(r => r.ToTarget(t).Epochs).OfType<int>().ToList();
+                    return $"{epochs.Count}/{mine.Count} / " + (epochs.Count == 0 ? "-" : epochs.Average().ToString("0.#", Ci));
+                });
+                var delta = variant == reference ? "" : Interval(ConfidenceInterval.Of(VariantStudy.Pairs(e.Runs, config, variant, reference)
+                    .Select(p => 100 * (p.Variant.Summary.BestValAccuracy - p.Reference.Summary.BestValAccuracy))));
+                sb.AppendLine($"| {config} | {variant} | {mine.Count} | {string.Join(" | ", reach)} | " +
+                              $"{ConfidenceInterval.Of(mine.Select(r => 100 * r.Summary.BestValAccuracy)).ToString("0.00")} | {delta} |");
+            }
     }
 
     static readonly string Rules =
