@@ -23,31 +23,31 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
-        [CommandOption("--model <NAME>")]
+        [CommandOption("--model <NAME>"), Description("mlp, smallcnn, resnet18, resnet32, resnet50 or vit (default smallcnn).")]
         public string Model { get; init; } = "smallcnn";
 
-        [CommandOption("--batch <N>")]
+        [CommandOption("--batch <N>"), Description("Examples per step (default 4096).")]
         public int Batch { get; init; } = 4096;
 
-        [CommandOption("--optimizers <LIST>")]
+        [CommandOption("--optimizers <LIST>"), Description("Comma-separated optimizers, interleaved in each round (default sgd,adamw,kfac,fop).")]
         public string Optimizers { get; init; } = "sgd,adamw,kfac,fop";
 
-        [CommandOption("--rounds <R>"), Description("Interleaved rounds (at least 3).")]
+        [CommandOption("--rounds <R>"), Description("Interleaved rounds (at least 3; default 3).")]
         public int Rounds { get; init; } = 3;
 
-        [CommandOption("--intervals <K>"), Description("Curvature intervals per optimizer per round.")]
+        [CommandOption("--intervals <K>"), Description("Curvature intervals per optimizer per round (default 1).")]
         public int Intervals { get; init; } = 1;
 
-        [CommandOption("--interval <K>"), Description("Curvature and inverse interval of KFAC/FOP.")]
+        [CommandOption("--interval <K>"), Description("Curvature and inverse interval of KFAC/FOP, in steps (default 10).")]
         public int Interval { get; init; } = 10;
 
-        [CommandOption("--micro-batch <N>")]
+        [CommandOption("--micro-batch <N>"), Description("Largest chunk through forward/backward at once (default 0: the whole batch).")]
         public int MicroBatch { get; init; }
 
-        [CommandOption("--lr <LR>"), Description("Step size: small enough that every step is finite (a refused step fails the bench).")]
+        [CommandOption("--lr <LR>"), Description("Step size: small enough that every step is finite (a refused step fails the bench; default 1e-3).")]
         public double Lr { get; init; } = 1e-3;
 
-        [CommandOption("--damping <L>")]
+        [CommandOption("--damping <L>"), Description("KFAC/FOP damping (default 1e-2).")]
         public double Damping { get; init; } = 1e-2;
 
         [CommandOption("--set <KEY=VALUE>"), Description("Further config overrides for every optimizer (e.g. kfac.factor_examples=512). Repeatable.")]
@@ -59,10 +59,10 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         [CommandOption("--threads <N>"), Description("Torch intra-op threads (0: libtorch's default).")]
         public int Threads { get; init; }
 
-        [CommandOption("--device <DEVICE>")]
+        [CommandOption("--device <DEVICE>"), Description("cpu, cuda or auto (default cpu).")]
         public string Device { get; init; } = "cpu";
 
-        [CommandOption("--json <FILE>")]
+        [CommandOption("--json <FILE>"), Description("Also write every round's measurements as JSON.")]
         public string? Json { get; init; }
     }
 

@@ -32,17 +32,36 @@ internal sealed class ClaimsCommand : Command<ClaimsCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
-        StudyEvidence Evidence(string file)
+        if (!Directory.Exists(settings.Results)) throw new DirectoryNotFoundException($"--results {settings.Results}: no such folder.");
+        // A study whose results are missing is an error, not an empty study: a mistyped --results must not overwrite a report with nothing.
+        StudyEvidence Evidence(string file, bool required)
         {
             var study = StudyFile.Load(file);
-            return new StudyEvidence(study, StudyResults.Load(Path.Combine(settings.Results, study.Name)));
+            var dir = Path.Combine(settings.Results, study.Name);
+            var csv = Path.Combine(dir, "results.csv");
+            if (required && !File.Exists(csv))
+                throw new FileNotFoundException($"{csv}: missing, so study '{study.Name}' has no results there. Check --results, or run `./fop study {file}` first.", csv);
+            return new StudyEvidence(study, StudyResults.Load(dir));
         }
         var provenance = $"Last written at commit {RunView.Commit()}; the runs' seconds are from the machines in each study's invocations.md.";
-        var text = FairClaims.Markdown(Evidence(settings.Scaling), Evidence(settings.Damping), Evidence(settings.LongTailed), provenance,
-            settings.PostHoc.Select(Evidence).ToList());
-        AtomicFile.WriteAllText(settings.Out, text);
+        var text = FairClaims.Markdown(Evidence(settings.Scaling, true), Evidence(settings.Damping, true), Evidence(settings.LongTailed, true), provenance,
+            settings.PostHoc.Select(f => Evidence(f, false)).ToList());
         AnsiConsole.WriteLine(text);
-        AnsiConsole.MarkupLine(Markup.Escape($"written: {settings.Out}"));
+        // The provenance line names the commit: a report whose verdicts did not change is left alone rather than rewritten for it.
+        if (File.Exists(settings.Out) && WithoutProvenance(File.ReadAllText(settings.Out), provenance) == WithoutProvenance(text, provenance))
+            AnsiConsole.MarkupLine(Markup.Escape($"unchanged: {settings.Out} (only its commit line would differ)"));
+        else
+        {
+            AtomicFile.WriteAllText(settings.Out, text);
+            AnsiConsole.MarkupLine(Markup.Escape($"written: {settings.Out}"));
+        }
         return 0;
+    }
+
+    /// <summary>The report's text without its provenance line (the line that starts like <paramref name="provenance"/>).</summary>
+    static string WithoutProvenance(string text, string provenance)
+    {
+        var start = provenance[..provenance.IndexOf(" at commit", StringComparison.Ordinal)];
+        return string.Join('\n', text.ReplaceLineEndings("\n").Split('\n').Where(l => !l.Contains(start, StringComparison.Ordinal)));
     }
 }

@@ -32,7 +32,8 @@ internal sealed class CommEstimateCommand : Command<CommEstimateCommand.Settings
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
         if (s.Interval < 1 || !(s.Gbps > 0)) throw new ArgumentException("--interval must be >= 1 and --gbps > 0.");
-        var ranks = s.Ranks.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToList();
+        var ranks = s.Ranks.Split(',', StringSplitOptions.TrimEntries).Select(r => int.TryParse(r, NumberStyles.None, CultureInfo.InvariantCulture, out int n) ? n
+            : throw new ArgumentException($"--ranks {s.Ranks}: '{r}' is not a whole number of ranks.")).ToList();
         if (ranks.Count == 0 || ranks.Any(r => r < 2)) throw new ArgumentException("--ranks: rank counts of at least 2.");
         long[] shape = s.Model switch { "mlp" or "smallcnn" => [1, 28, 28], "resnet18" or "resnet32" => [3, 32, 32], _ => [3, 224, 224] };
         var model = ModelCatalog.Create(s.Model, shape, s.Model is "resnet50" ? 1000 : s.Model is "vit" ? 100 : 10);

@@ -17,7 +17,11 @@ internal static class ExitCodes
         or IOException or UnauthorizedAccessException or Fop.Research.Data.DatasetUnavailableException or CommandParseException or CommandRuntimeException;
 
     /// <summary>The message of the innermost meaningful exception.</summary>
-    public static string Message(Exception e) => Unwrap(e).Message;
+    public static string Message(Exception e) => Unwrap(e) switch
+    {
+        ArgumentException a => Fop.Research.Training.ConfigFile.Describe(a),
+        var inner => inner.Message.ReplaceLineEndings(" ").Trim(),
+    };
 
     static Exception Unwrap(Exception e) => e is AggregateException { InnerExceptions.Count: >= 1 } a ? Unwrap(a.InnerExceptions[0]) : e;
 }

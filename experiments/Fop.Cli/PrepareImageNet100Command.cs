@@ -11,7 +11,7 @@ internal sealed class PrepareImageNet100Command : Command<PrepareImageNet100Comm
         [CommandOption("--source <DIR>"), Description("ImageNet-1K root with train/ and val/ (val sorted into class folders).")]
         public string Source { get; init; } = "";
 
-        [CommandOption("--dest <DIR>")]
+        [CommandOption("--dest <DIR>"), Description("Where the subset goes (default datasets/imagenet100).")]
         public string Dest { get; init; } = "datasets/imagenet100";
 
         [CommandOption("--copy"), Description("Copy files instead of symlinking them.")]

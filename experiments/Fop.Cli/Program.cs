@@ -1,10 +1,17 @@
 using Fop.Cli;
+using Spectre.Console;
 using Spectre.Console.Cli;
 
+FileSizeSignal.Ignore();
+// Piped or redirected output keeps whole table rows on one line instead of wrapping them at 80 columns.
+if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 240;
 var app = new CommandApp();
 app.Configure(c =>
 {
     c.SetApplicationName("fop");
+    c.SetApplicationVersion(CliVersion.Text);
+    // An unknown or misspelt option is an error (exit 2, named), never silently ignored.
+    c.UseStrictParsing();
     c.AddCommand<TrainCommand>("train").WithDescription("Train one run from a config (JSON) with --set key=value overrides.");
     c.AddCommand<SweepCommand>("sweep").WithDescription("Run the cross product of --grid settings, one run folder each; resumes where it stopped.");
     c.AddCommand<StudyFileCommand>("study").WithDescription("Run a study declared in a file (experiments/studies/*.json): configs x variants x seeds, paired tables with 95% intervals; resumable.");

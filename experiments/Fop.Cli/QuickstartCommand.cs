@@ -11,22 +11,22 @@ internal sealed class QuickstartCommand : Command<QuickstartCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
-        [CommandOption("--optimizers <LIST>"), Description("Comma-separated optimizers to compare.")]
+        [CommandOption("--optimizers <LIST>"), Description("Comma-separated optimizers to compare (default sgd,adamw,kfac,fop).")]
         public string Optimizers { get; init; } = "sgd,adamw,kfac,fop";
 
-        [CommandOption("--epochs <N>")]
+        [CommandOption("--epochs <N>"), Description("Epochs per optimizer (default 3).")]
         public int Epochs { get; init; } = 3;
 
-        [CommandOption("--batch-size <N>")]
+        [CommandOption("--batch-size <N>"), Description("Examples per step (default 256; the learning rates are tuned for it).")]
         public int BatchSize { get; init; } = 256;
 
-        [CommandOption("--device <DEVICE>")]
+        [CommandOption("--device <DEVICE>"), Description("cpu, cuda or auto (default cpu).")]
         public string Device { get; init; } = "cpu";
 
-        [CommandOption("--data-dir <DIR>")]
+        [CommandOption("--data-dir <DIR>"), Description("Folder holding Fashion-MNIST (default: datasets/fashion-mnist, $FOP_DATA, the Debian package's folder, else downloaded).")]
         public string? DataDir { get; init; }
 
-        [CommandOption("--out <DIR>")]
+        [CommandOption("--out <DIR>"), Description("Where the runs, table.md and the plot go (default runs/quickstart).")]
         public string Out { get; init; } = "runs/quickstart";
     }
 
@@ -63,6 +63,9 @@ internal sealed class QuickstartCommand : Command<QuickstartCommand.Settings>
         }
         finally { data?.Dispose(); }
         AnsiConsole.Write(RunView.SummaryTable(summaries));
+        var tablePath = Path.Combine(settings.Out, "table.md");
+        Fop.Research.Io.AtomicFile.WriteAllText(tablePath, RunView.SummaryMarkdown(summaries));
+        AnsiConsole.MarkupLine(Markup.Escape($"table: {tablePath}"));
         var figure = RunViews.Training(summaries.Select(s => (s.Optimizer, Path.Combine(settings.Out, s.Name))).ToList(), target: 0.88) with
         {
             Title = $"Fashion-MNIST, small CNN, batch {settings.BatchSize}: SGD, AdamW, KFAC and FOP",

@@ -11,12 +11,18 @@ internal static class RunView
     public static string Machine(TorchSharp.torch.Device? device = null) =>
         $"{Environment.ProcessorCount} cores, {TorchSharp.torch.get_num_threads()} torch threads, {(device is null ? "" : $"{device.type}, ")}{System.Runtime.InteropServices.RuntimeInformation.OSDescription}";
 
+    /// <summary>Longest quiet spell, in seconds, of a run's output without a terminal (a line within an epoch after it).</summary>
+    public const double ProgressSeconds = 30;
+
+    /// <summary>Trains <paramref name="config"/> in <paramref name="runDir"/> with progress on the console.</summary>
     public static RunSummary Run(RunConfig config, RunData data, string runDir, bool resume)
     {
         if (!AnsiConsole.Profile.Capabilities.Interactive || Job.Parallel is not null)
         {
             int lastEpoch = 0;
-            // In a job every rank trains, rank 0 reports (the ranks' messages are the same).
+            var sinceLine = Stopwatch.StartNew();
+            // In a job every rank trains, rank 0 reports (the ranks' messages are the same). Without a terminal there is no
+            // bar: a line at the end of every epoch, and one at least every ProgressSeconds within a long epoch.
             var plain = new Trainer(config, data)
             {
                 Parallel = Job.Parallel,
@@ -24,9 +30,16 @@ internal static class RunView
                 OnProgress = p =>
                 {
                     if (!Job.Speaks) return;
-                    if (p.Step != p.StepsPerEpoch || p.Epoch == lastEpoch) return;
-                    lastEpoch = p.Epoch;
-                    Console.WriteLine($"  [{config.Name}] epoch {p.Epoch}/{p.Epochs} step {p.GlobalStep} loss {p.Loss:F4} train acc {p.Accuracy:P2} elapsed {p.Elapsed:mm\\:ss}");
+                    bool epochDone = p.Step == p.StepsPerEpoch && p.Epoch != lastEpoch;
+                    if (!epochDone && sinceLine.Elapsed.TotalSeconds < ProgressSeconds) return;
+                    sinceLine.Restart();
+                    if (epochDone)
+                    {
+                        lastEpoch = p.Epoch;
+                        Console.WriteLine($"  [{config.Name}] epoch {p.Epoch}/{p.Epochs} step {p.GlobalStep} loss {p.Loss:F4} train acc {p.Accuracy:P2} elapsed {p.Elapsed:hh\\:mm\\:ss}");
+                    }
+                    else
+                        Console.WriteLine($"  [{config.Name}] epoch {p.Epoch}/{p.Epochs} step {p.Step}/{p.StepsPerEpoch} loss {p.Loss:F4} elapsed {p.Elapsed:hh\\:mm\\:ss}, about {p.Remaining:hh\\:mm\\:ss} left");
                 },
             };
             return plain.Run(runDir, resume);
@@ -54,13 +67,34 @@ internal static class RunView
         return summary!;
     }
 
+    /// <summary>The summary table's columns and, per run, its cells (shared by the console table and the markdown file).</summary>
+    static (string[] Header, List<string[]> Rows) SummaryCells(IEnumerable<RunSummary> runs)
+    {
+        string[] header = ["run", "optimizer", "batch", "lr", "epochs", "best test acc", "final test acc", "ms/step", "train s", "time to target (epochs / s)"];
+        var ci = System.Globalization.CultureInfo.InvariantCulture;
+        var rows = runs.Select(r => new[] { r.Name, r.Optimizer, r.BatchSize.ToString(ci), r.Lr.ToString("g4", ci), r.EpochsRun.ToString(ci),
+            double.IsNaN(r.BestTestAccuracy) ? "-" : r.BestTestAccuracy.ToString("P2", ci), double.IsNaN(r.FinalTestAccuracy) ? "-" : r.FinalTestAccuracy.ToString("P2", ci),
+            r.MedianStepMs.ToString("F1", ci), r.TrainSeconds.ToString("F1", ci), r.TimeToTarget is { } t ? $"{t.Epoch} / {t.TrainSeconds.ToString("F1", ci)}" : "-" }).ToList();
+        return (header, rows);
+    }
+
+    /// <summary>The summary table as markdown (what quickstart saves beside its plot).</summary>
+    public static string SummaryMarkdown(IEnumerable<RunSummary> runs)
+    {
+        var (header, rows) = SummaryCells(runs);
+        var sb = new System.Text.StringBuilder();
+        sb.AppendLine("| " + string.Join(" | ", header) + " |");
+        sb.AppendLine("|" + string.Concat(header.Select(_ => "---|")));
+        foreach (var row in rows) sb.AppendLine("| " + string.Join(" | ", row) + " |");
+        return sb.ToString();
+    }
+
+    /// <summary>The summary table for the console.</summary>
     public static Table SummaryTable(IEnumerable<RunSummary> runs)
     {
-        var table = new Table().AddColumns("run", "optimizer", "batch", "lr", "epochs", "best test acc", "final test acc", "ms/step", "train s", "time to target (epochs / s)");
-        foreach (var r in runs)
-            table.AddRow(Markup.Escape(r.Name), r.Optimizer, r.BatchSize.ToString(), r.Lr.ToString("g4"), r.EpochsRun.ToString(), r.BestTestAccuracy.ToString("P2"),
-                r.FinalTestAccuracy.ToString("P2"), r.MedianStepMs.ToString("F1"), r.TrainSeconds.ToString("F1"),
-                r.TimeToTarget is { } t ? $"{t.Epoch} / {t.TrainSeconds:F1}" : "-");
+        var (header, rows) = SummaryCells(runs);
+        var table = new Table().AddColumns(header);
+        foreach (var row in rows) table.AddRow(row.Select(Markup.Escape).ToArray());
         return table;
     }
 

@@ -52,7 +52,9 @@ internal sealed class StudyFileCommand : Command<StudyFileCommand.Settings>
             ArchiveDir = Path.Combine(results, "runs"),
             ReuseDirs = study.Reuse.SelectMany(s => new[] { Path.Combine(settings.Out, s), Path.Combine(settings.Results, s, "runs") }).ToList(),
         };
-        int trained = -1;
+        // Nothing is rewritten until this invocation trains or reuses a run (or finishes): a study refused part-way through
+        // reading back its finished runs leaves its results as they were.
+        int trained = 0;
         var started = DateTime.UtcNow;
         // Tables, figures and the invocation line are rewritten after every run that trained (and at the end), so an
         // interrupted study's folder is complete as far as it got.

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Fop.Research.Io;
 using Fop.Research.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -54,23 +55,38 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         var runDir = Path.Combine(config.OutputDir, config.Name);
         bool resume = settings.Resume;
         if (settings.Fork is not null && Job.Parallel is not null) throw new ArgumentException("--fork prepares a run folder: run it once without mpirun, then train the fork with --resume under mpirun.");
+        string? forkSource = null;
         if (settings.Fork is { } fork)
         {
-            var source = runDir;
+            forkSource = runDir;
             config = ConfigFile.Override(config, [$"name={fork}"]).Validate();
             runDir = Path.Combine(config.OutputDir, config.Name);
-            var record = RunFork.Prepare(source, runDir, config);
-            AnsiConsole.MarkupLine(Markup.Escape($"fork of {record.ForkedFrom} at step {record.AtStep} (epoch {record.AtEpoch}): {(record.Changes.Count == 0 ? "no config change" : string.Join("; ", record.Changes))}"));
             resume = true;
         }
         if (!resume && !settings.Overwrite && (File.Exists(Path.Combine(runDir, "checkpoint.bin")) || File.Exists(Path.Combine(runDir, "summary.json"))))
             throw new ArgumentException($"{runDir}: already holds a run. Continue it with --resume, branch from it with --fork NAME, start it afresh with --overwrite, or choose another name.");
         using var data = RunData.Load(config, m => { if (Job.Speaks) AnsiConsole.MarkupLine(Markup.Escape(m)); });
+        RunFolderLock? forkLock = null;
+        if (forkSource is not null)
+        {
+            // Checked before the fork's folder gets anything: a fork that cannot load its source's checkpoint leaves nothing behind.
+            var sourceCheckpoint = Path.Combine(forkSource, "checkpoint.bin");
+            if (File.Exists(sourceCheckpoint) && !File.Exists(Path.Combine(runDir, "fork.json")))
+            {
+                try { Trainer.CheckCheckpointFits(config, data, sourceCheckpoint); }
+                catch (InvalidDataException e) { throw new InvalidDataException($"--fork {config.Name}: {e.Message} Fork only settings that keep the model and optimizer, or start a new run.", e); }
+            }
+            // The fork's folder is the run's from here: held until the run ends, so no other process writes into it meanwhile.
+            forkLock = RunFolderLock.Acquire(runDir);
+            var record = RunFork.Prepare(forkSource, runDir, config);
+            AnsiConsole.MarkupLine(Markup.Escape($"fork of {record.ForkedFrom} at step {record.AtStep} (epoch {record.AtEpoch}): {(record.Changes.Count == 0 ? "no config change" : string.Join("; ", record.Changes))}"));
+        }
         if (Job.Speaks)
             AnsiConsole.MarkupLine(Markup.Escape($"{config.Name}: {config.Optimizer} on {config.Model}/{config.Dataset} ({data.Train.Count} train, {data.Test.Count} test), batch {config.BatchSize}" +
                 (Job.Parallel is { } job ? $" over {job.Size} processes" : "") + (config.MicroBatchSize > 0 ? $" in micro-batches of {config.MicroBatchSize}" : "") +
                 $", lr {config.ScaledLr:g4}, {config.Epochs} epochs -> {runDir}"));
-        var summary = RunView.Run(config, data, runDir, resume);
+        RunSummary summary;
+        using (forkLock) summary = RunView.Run(config, data, runDir, resume);
         if (Job.Speaks) AnsiConsole.Write(RunView.SummaryTable([summary]));
         if (summary.Diverged is not null)
         {

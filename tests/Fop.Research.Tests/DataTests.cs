@@ -59,8 +59,11 @@ public sealed class DataTests : IDisposable
     [Fact]
     public void MissingDataSaysHowToGetIt()
     {
-        var e = Assert.Throws<DatasetUnavailableException>(() => Cifar.Locate(10, Path.Combine(dir, "nothing")));
+        var empty = Directory.CreateDirectory(Path.Combine(dir, "nothing")).FullName;
+        var e = Assert.Throws<DatasetUnavailableException>(() => Cifar.Locate(10, empty));
         Assert.Contains("datasets/cifar.sh", e.Message);
+        // A data folder that does not exist is named, not passed over for another copy the run would not record.
+        Assert.Contains("no such folder", Assert.Throws<DirectoryNotFoundException>(() => Cifar.Locate(10, Path.Combine(dir, "typo"))).Message);
     }
 
     [Theory]

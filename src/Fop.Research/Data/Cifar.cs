@@ -37,7 +37,8 @@ public static class Cifar
         var names = FileNames(classes, true).Concat(FileNames(classes, false)).ToArray();
         var candidates = DatasetFiles.Candidates(FolderFor(classes), dataDir, []);
         return DatasetFiles.Find(candidates, names)
-            ?? throw new DatasetUnavailableException(HowToGet(classes) + $" Searched: {string.Join(", ", candidates)}.");
+            ?? throw new DatasetUnavailableException((DatasetFiles.Incomplete(candidates, names) is { } partial ? $"CIFAR-{classes}: {partial} " : "") +
+                HowToGet(classes) + $" Searched: {string.Join(", ", candidates)}.");
     }
 
     /// <summary>Loads a split of CIFAR-10 or CIFAR-100 (fine labels) from <paramref name="dir"/>.</summary>

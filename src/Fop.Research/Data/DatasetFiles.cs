@@ -22,6 +22,8 @@ public static class DatasetFiles
         var list = new List<string>();
         if (!string.IsNullOrWhiteSpace(explicitDir))
         {
+            // An explicit folder that does not exist is a typo, not a reason to use some other copy that the run would not record.
+            if (!Directory.Exists(explicitDir)) throw new DirectoryNotFoundException($"data_dir {explicitDir}: no such folder.");
             list.Add(explicitDir);
             list.Add(Path.Combine(explicitDir, datasetFolder));
         }
@@ -46,6 +48,21 @@ public static class DatasetFiles
             var folder = fileNames.Select(f => Path.Combine(dir, f)).FirstOrDefault(Directory.Exists);
             if (folder is not null) throw new InvalidDataException($"{folder}: is a directory, expected a data file.");
             if (fileNames.All(f => File.Exists(Path.Combine(dir, f)))) return dir;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// What is missing where a data set was partly found: the first candidate folder holding some but not all of
+    /// <paramref name="fileNames"/>, and the files it lacks (null when no folder holds any).
+    /// </summary>
+    public static string? Incomplete(IEnumerable<string> candidates, IReadOnlyCollection<string> fileNames)
+    {
+        foreach (var dir in candidates)
+        {
+            var missing = fileNames.Where(f => !File.Exists(Path.Combine(dir, f))).ToList();
+            if (missing.Count > 0 && missing.Count < fileNames.Count)
+                return $"{dir} holds part of it but lacks {string.Join(", ", missing.Select(f => Path.Combine(dir, f)))}.";
         }
         return null;
     }

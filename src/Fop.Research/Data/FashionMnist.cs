@@ -35,7 +35,8 @@ public static class FashionMnist
         var found = DatasetFiles.Find(candidates, names);
         if (found != null) return found;
         var target = Path.Combine(DatasetFiles.RepositoryRoot() ?? dataDir ?? Environment.CurrentDirectory, "datasets", Folder);
-        if (!allowDownload) throw new DatasetUnavailableException(HowToGet + $" Searched: {string.Join(", ", candidates)}.");
+        if (!allowDownload) throw new DatasetUnavailableException((DatasetFiles.Incomplete(candidates, names) is { } partial ? $"Fashion-MNIST: {partial} " : "") +
+            HowToGet + $" Searched: {string.Join(", ", candidates)}.");
         DatasetFiles.Download(Files, target, HowToGet, log);
         return target;
     }

@@ -28,6 +28,20 @@ public static class ImageFolder
     }
 
     /// <summary>
+    /// Refuses a training and an evaluation folder whose class folders differ: labels are class indices, so a class missing
+    /// from one side would relabel every class after it (a meaningless accuracy) and an extra one would be out of range.
+    /// </summary>
+    public static void CheckSameClasses(string trainRoot, string evalRoot, IReadOnlyList<string>? only = null)
+    {
+        var train = Classes(trainRoot, only);
+        var eval = Classes(evalRoot, only);
+        if (train.SequenceEqual(eval)) return;
+        static string List(IEnumerable<string> names) => names.Any() ? string.Join(", ", names.Take(5)) + (names.Count() > 5 ? ", ..." : "") : "none";
+        throw new InvalidDataException($"{trainRoot} and {evalRoot} must hold the same class folders (labels are their sorted positions): " +
+            $"only in {Path.GetFileName(trainRoot)}/: {List(train.Except(eval))}; only in {Path.GetFileName(evalRoot)}/: {List(eval.Except(train))}.");
+    }
+
+    /// <summary>
     /// The images under <paramref name="root"/> as a streamed data set: (3, size, size) examples decoded batch by batch, so
     /// memory does not grow with the folder. Labels are the class folders' sorted indices.
     /// </summary>

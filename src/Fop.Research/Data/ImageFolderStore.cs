@@ -80,8 +80,12 @@ public sealed class ImageFolderStore : ImageStore
                 if (corrupt.TryAdd(file, e.Message)) OnWarning?.Invoke($"warning: {e.Message} Left out of every batch (corrupt_images = skip).");
             }
         }); }
-        catch (AggregateException e) when (e.InnerExceptions.FirstOrDefault(x => x is InvalidDataException) is { } bad) { throw bad; }
+        catch (AggregateException e) when (e.InnerExceptions.FirstOrDefault(x => x is InvalidDataException) is { } bad) { System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(bad); }
         var kept = Enumerable.Range(0, index.Length).Where(i => ok[i]).Select(i => (long)i).ToArray();
+        // Skipping corrupt files must not turn into training or evaluating on nothing: a batch with no usable image stops the run.
+        if (index.Length > 0 && kept.Length == 0)
+            throw new InvalidDataException($"{Path.GetDirectoryName(Path.GetDirectoryName(files[index[0]]))}: none of the {index.Length} images of a batch could be decoded " +
+                $"({corrupt.Count} corrupt files left out so far, e.g. {corrupt.Keys.First()}): too few usable examples. Replace or remove the corrupt files.");
         var tensor = torch.tensor(kept.Length == index.Length ? pixels : kept.SelectMany(i => pixels.AsSpan((int)(i * plane), plane).ToArray()).ToArray(), dtype: ScalarType.Byte)
             .view(kept.Length, 3, Size, Size);
         return (tensor, kept.Length == index.Length ? null : kept);

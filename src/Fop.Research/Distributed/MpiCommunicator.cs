@@ -16,6 +16,7 @@ public sealed class MpiCommunicator : ICommunicator
     public const string SizeVariable = "OMPI_COMM_WORLD_SIZE";
     static MpiCommunicator? instance;
     static volatile bool terminating;
+    static PosixSignalRegistration? stopRegistration;
     readonly IntPtr world, sum, min;
     readonly Stopwatch clock = new();
     long bytes;
@@ -38,13 +39,16 @@ public sealed class MpiCommunicator : ICommunicator
             if (!terminating && OpenMpi.MPI_Finalized(out int done) == 0 && done == 0) OpenMpi.MPI_Finalize();
         };
         // mpirun stops the surviving ranks with SIGTERM when one rank dies: say so on every rank, then leave at once.
-        PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        // Kept in a field: a registration that is collected is unregistered, and a long job would lose this message.
+        stopRegistration = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
         {
             terminating = true;
             Console.Error.WriteLine($"rank {Rank} of {Size}: stopped by mpirun because another rank of this job failed or was killed (its error is above or in mpirun's message). " +
-                                    "Nothing after the last checkpoint is kept; run the same command again to resume from it.");
+                                    "Nothing after the last checkpoint is kept. If that error names an input (a config, a rank count, a file), fix it first; " +
+                                    "if a rank was killed or a machine failed, run the same command again to resume from the last checkpoint.");
             Console.Error.Flush();
             context.Cancel = false;
+            DeleteScratch();
             Exit(143);
         });
     }
@@ -67,9 +71,30 @@ public sealed class MpiCommunicator : ICommunicator
     {
         if (instance is null) return;
         terminating = true;
+        DeleteScratch();
         Console.Out.Flush();
         Console.Error.Flush();
         OpenMpi.MPI_Abort(instance.world, code);
+    }
+
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> scratch = new();
+
+    /// <summary>
+    /// A temporary folder of this rank that must not outlive the job: deleted through <see cref="Forget"/> normally, and here
+    /// when the job is aborted or stopped by mpirun (both leave the process without running its finally blocks).
+    /// </summary>
+    public static void DeleteOnStop(string dir) => scratch[dir] = true;
+
+    /// <summary>Deletes <paramref name="dir"/> now and no longer on stop.</summary>
+    public static void Forget(string dir)
+    {
+        scratch.TryRemove(dir, out _);
+        try { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    static void DeleteScratch()
+    {
+        foreach (var dir in scratch.Keys) Forget(dir);
     }
 
     /// <summary>Whether Open MPI's library can be loaded here.</summary>

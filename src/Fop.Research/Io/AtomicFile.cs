@@ -37,12 +37,21 @@ public static class AtomicFile
             produce(tmp);
             File.Move(tmp, full, overwrite: true);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException || IsFileTooLarge(e))
         {
             TryDelete(tmp);
-            throw new IOException($"{path}: could not be written ({e.Message}); the previous version, if any, is unchanged.", e);
+            throw new IOException($"{path}: could not be written ({Reason(e)}); the previous version, if any, is unchanged.", e);
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="e"/> is a write refused for exceeding the file-size limit (EFBIG, e.g. under <c>ulimit -f</c>):
+    /// .NET reports it as an <see cref="ArgumentOutOfRangeException"/>, but it is a failed write like a full disk.
+    /// </summary>
+    public static bool IsFileTooLarge(Exception e) => e is ArgumentOutOfRangeException { ParamName: "value" } a && a.Message.Contains("too large for the file system", StringComparison.Ordinal);
+
+    /// <summary>Why a write failed, in one line.</summary>
+    public static string Reason(Exception e) => IsFileTooLarge(e) ? "the file would exceed the file-size limit" : e.Message.ReplaceLineEndings(" ");
 
     /// <summary>Writes UTF-8 text atomically.</summary>
     public static void WriteAllText(string path, string text) =>

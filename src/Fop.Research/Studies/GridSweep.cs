@@ -10,8 +10,10 @@ public sealed record GridAxis(string Key, IReadOnlyList<string> Values)
     {
         int eq = text.IndexOf('=');
         if (eq <= 0) throw new ArgumentException($"--grid '{text}': expected key=v1,v2,...");
-        var values = text[(eq + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (values.Length == 0) throw new ArgumentException($"--grid '{text}': no values.");
+        var values = text[(eq + 1)..].Split(',', StringSplitOptions.TrimEntries);
+        if (values.All(v => v.Length == 0)) throw new ArgumentException($"--grid '{text}': no values.");
+        if (values.Any(v => v.Length == 0)) throw new ArgumentException($"--grid '{text}': an empty value between commas (a typo?).");
+        if (values.Distinct().Count() != values.Length) throw new ArgumentException($"--grid '{text}': a value is listed twice.");
         return new GridAxis(text[..eq].Trim(), values);
     }
 }

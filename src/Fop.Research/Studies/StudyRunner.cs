@@ -47,6 +47,23 @@ public sealed class StudyRunner : IDisposable
         return File.Exists(Path.Combine(archived, "summary.json")) ? archived : dir;
     }
 
+    /// <summary>
+    /// Refuses (<see cref="ResumeConflictException"/>) when <paramref name="config"/>'s run is finished with other settings: a study
+    /// re-run with changed settings must not report old results under the new settings. A study checks its whole plan with this
+    /// before it runs or writes anything.
+    /// </summary>
+    public void Check(RunConfig config)
+    {
+        var dir = RunDir(config.Name);
+        var stored = Path.Combine(dir, "config.json");
+        if (!File.Exists(Path.Combine(dir, "summary.json")) || !File.Exists(stored)) return;
+        // The target may be fixed after a run (the scaling study derives it from its SGD runs): it only decides where
+        // time-to-target is read off metrics.csv, so a different target does not make the run another run.
+        if (ConfigDifferences.TrajectoryChanging(ConfigFile.Load(stored), config).Where(d => d.Key != "target_accuracy").ToList() is { Count: > 0 } changed)
+            throw new ResumeConflictException($"{stored}: this finished run was made with other settings than the study now asks for " +
+                $"(run's -> requested: {string.Join("; ", changed)}). Write the study to a new folder, or delete {dir} to redo the run.");
+    }
+
     /// <summary>Trains <paramref name="config"/> (named uniquely within the study), or reads its summary when it is complete (in its folder or the archive).</summary>
     public RunSummary Run(RunConfig config)
     {
@@ -55,14 +72,7 @@ public sealed class StudyRunner : IDisposable
         RunSummary summary;
         if (File.Exists(path))
         {
-            // A finished run is reused only for the config that made it: a study re-run with changed settings must not
-            // report old results under the new settings.
-            var stored = Path.Combine(dir, "config.json");
-            // The target may be fixed after a run (the scaling study derives it from its SGD runs): it only decides where
-            // time-to-target is read off metrics.csv, so a different target does not make the run another run.
-            if (File.Exists(stored) && ConfigDifferences.TrajectoryChanging(ConfigFile.Load(stored), config).Where(d => d.Key != "target_accuracy").ToList() is { Count: > 0 } changed)
-                throw new ResumeConflictException($"{stored}: this finished run was made with other settings than the study now asks for " +
-                    $"(run's -> requested: {string.Join("; ", changed)}). Write the study to a new folder, or delete {dir} to redo the run.");
+            Check(config);
             summary = RunSummary.Read(path);
             OnMessage?.Invoke($"{config.Name}: complete, read back");
         }

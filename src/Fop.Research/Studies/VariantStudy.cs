@@ -29,6 +29,8 @@ public static class VariantStudy
         var bases = Bases(study, studyDir);
         var planned = study.Seeds.SelectMany(seed => bases.SelectMany(b => study.Variants.Where(v => v.RunsOn(b.Name)).Select(v => (b, v, seed,
             Config: ConfigFile.Override(b, v.Overrides(b.Name, resultsRoot).Concat([$"seed={seed}", $"name={b.Name}-{StudyFile.Slug(v.Label)}-s{seed}"])).Validate())))).ToList();
+        // The whole plan is checked against finished runs first: a refusal leaves the results folder as it was.
+        foreach (var p in planned) runner.Check(p.Config);
         var runs = new List<StudyRun>();
         foreach (var p in planned)
         {

@@ -72,11 +72,21 @@ public sealed class CsvLog : IDisposable
     }
 
     /// <summary>Appends one row.</summary>
-    public void Append(string row) => writer.WriteLine(row);
+    public void Append(string row) => Guard(() => writer.WriteLine(row));
 
     /// <summary>Writes buffered rows to disk.</summary>
-    public void Flush() => writer.Flush();
+    public void Flush() => Guard(writer.Flush);
+
+    /// <summary>A failed write of the log (a full disk, the file-size limit) is an error naming the file.</summary>
+    void Guard(Action write)
+    {
+        try { write(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException || AtomicFile.IsFileTooLarge(e))
+        {
+            throw new IOException($"{Path}: could not be written ({AtomicFile.Reason(e)}); the rows before it and the last checkpoint are kept.", e);
+        }
+    }
 
     /// <inheritdoc />
-    public void Dispose() => writer.Dispose();
+    public void Dispose() => Guard(writer.Dispose);
 }

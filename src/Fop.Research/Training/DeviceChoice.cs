@@ -17,12 +17,12 @@ public static class DeviceChoice
     /// <summary>Whether a CUDA device can be used by this process (loads libtorch's CUDA backend once, when the libtorch has one).</summary>
     public static bool CudaAvailable => cuda.Value;
 
-    /// <summary>The device for <paramref name="name"/>.</summary>
+    /// <summary>The device for <paramref name="name"/>; cuda where CUDA is absent is an <see cref="ArgumentException"/> (a setting this machine cannot honour).</summary>
     public static Device Resolve(string name) => name switch
     {
         "cpu" => torch.CPU,
         "cuda" => CudaAvailable ? torch.CUDA
-            : throw new InvalidOperationException("device=cuda but CUDA is not available: build with -p:FopLibtorch=cuda (TorchSharp-cuda-linux) or -p:FopLibtorch=system (the machine's own libtorch) on a machine with an NVIDIA GPU (README, \"CUDA\"), or use --device cpu."),
+            : throw new ArgumentException("device=cuda but CUDA is not available: build with -p:FopLibtorch=cuda (TorchSharp-cuda-linux) or -p:FopLibtorch=system (the machine's own libtorch) on a machine with an NVIDIA GPU (README, \"CUDA\"), or use --device cpu."),
         "auto" => CudaAvailable ? torch.CUDA : torch.CPU,
         _ => throw new ArgumentException($"device '{name}' is not cpu, cuda or auto."),
     };

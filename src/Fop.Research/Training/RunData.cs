@@ -65,6 +65,7 @@ public sealed class RunData(ImageDataset train, ImageDataset test, ImageDataset?
                 if (!Directory.Exists(Path.Combine(root, "train")))
                     throw new DatasetUnavailableException($"{root}/train not found. Build ImageNet-100 with `./fop prepare-imagenet100 --source <ImageNet-1K folder> --dest datasets/imagenet100`, or point --data-dir at a folder with train/ and val/ class folders.");
                 var only = config.Dataset == "imagenet100" ? ImageNet100.ClassIds : null;
+                ImageFolder.CheckSameClasses(Path.Combine(root, "train"), Path.Combine(root, "val"), only);
                 int resize = (int)Math.Round(config.ImageSize / 0.875);
                 train = ImageFolder.Load(Path.Combine(root, "train"), resize, config.ImageSize, only, name: $"{config.Dataset}/train", onCorrupt: config.CorruptImages, onWarning: log);
                 test = ImageFolder.Load(Path.Combine(root, "val"), resize, config.ImageSize, only, name: $"{config.Dataset}/val", onCorrupt: config.CorruptImages, onWarning: log);

@@ -12,6 +12,8 @@ public static class RunJson
     {
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        // Records written by earlier versions are read as they are; nullability is enforced on configs, not on results.
+        RespectNullableAnnotations = false,
     };
 
     /// <summary>The options for records read back as results (summaries): a key the record does not have is a defect (a damaged key would otherwise read as a missing value).</summary>

@@ -55,6 +55,7 @@ public sealed partial class Trainer
             var configPath = Path.Combine(runDir, "config.json");
             if (Directory.Exists(readCheckpoint)) throw new InvalidDataException($"{readCheckpoint}: is a directory, expected the run's checkpoint file.");
             bool resuming = resume && File.Exists(readCheckpoint);
+            if (resume && !resuming && parallel is not { Rank: > 0 }) CheckNothingToResume(runDir);
             if (parallel is not null && !parallel.All(resuming) & !parallel.All(!resuming))
                 throw new InvalidOperationException($"rank {parallel.Rank}: the ranks disagree on whether {readCheckpoint} exists; every rank must see the run folder (a shared file system).");
             if (resuming) trainer.CheckResumable(configPath);
@@ -62,8 +63,11 @@ public sealed partial class Trainer
             if (parallel is { Rank: > 0 })
             {
                 scratch = Directory.CreateTempSubdirectory($"fop-rank{parallel.Rank}-").FullName;
+                Distributed.MpiCommunicator.DeleteOnStop(scratch);
                 runDir = scratch;
             }
+            try
+            {
             checkpointPath = Path.Combine(runDir, "checkpoint.bin");
             bool resumingLogs = resuming && scratch is null;
             // A process killed while writing leaves its temporary file behind; the file it was replacing is intact.
@@ -104,6 +108,28 @@ public sealed partial class Trainer
             baseLr = config.ScaledLr;
             startSeconds = state.TrainSeconds + state.EvalSeconds;
             warningsSeen = state.Warnings.ToHashSet();
+            }
+            catch
+            {
+                // A session that could not open leaves no temporary folder behind (Dispose will not run).
+                if (scratch is not null) Distributed.MpiCommunicator.Forget(scratch);
+                throw;
+            }
+        }
+
+        /// <summary>
+        /// A resume that finds no checkpoint starts from the beginning, and says so; but a folder whose logs show finished
+        /// epochs had a checkpoint that is gone, and starting again would silently replace a run: that is refused.
+        /// </summary>
+        void CheckNothingToResume(string runDir)
+        {
+            var metricsPath = Path.Combine(runDir, "metrics.csv");
+            bool finishedEpochs = File.Exists(Path.Combine(runDir, "summary.json"))
+                || (File.Exists(metricsPath) && File.ReadLines(metricsPath).Skip(1).Any(l => l.Length > 0));
+            if (finishedEpochs)
+                throw new InvalidDataException($"{Path.Combine(runDir, "checkpoint.bin")}: missing, but the run's logs show finished epochs, so it cannot be resumed. " +
+                    "Restore the checkpoint, or start the run afresh with --overwrite (its logs are replaced).");
+            trainer.OnMessage?.Invoke($"no checkpoint in {runDir} yet: starting from the beginning.");
         }
 
         /// <summary>The current epoch's remaining steps in its seeded order; why they ended.</summary>
@@ -267,7 +293,9 @@ public sealed partial class Trainer
             var summary = new RunSummary
             {
                 Name = config.Name, Optimizer = config.Optimizer, Model = config.Model, BatchSize = config.BatchSize, Lr = baseLr, Seed = config.Seed,
-                EpochsRun = Math.Min(State.Epoch, config.Epochs), Steps = State.GlobalStep, BestTestAccuracy = State.BestTestAccuracy,
+                EpochsRun = Math.Min(State.Epoch, config.Epochs), Steps = State.GlobalStep,
+                // A run that ended before its first evaluation has no accuracy to report, not an accuracy of 0.
+                BestTestAccuracy = State.LastTestAccuracy is null ? double.NaN : State.BestTestAccuracy,
                 FinalTestAccuracy = State.LastTestAccuracy ?? double.NaN, BestValAccuracy = State.BestValAccuracy, FinalValAccuracy = State.LastValAccuracy ?? double.NaN, TargetAccuracy = config.TargetAccuracy, TimeToTarget = State.TimeToTarget,
                 TrainSeconds = State.TrainSeconds, EvalSeconds = State.EvalSeconds, MedianStepMs = sorted.Length == 0 ? double.NaN : sorted[sorted.Length / 2],
                 SkippedSteps = State.SkippedSteps, PreconditionedParameters = optimizer.PreconditionedParameters, Warnings = State.Warnings,
@@ -286,7 +314,7 @@ public sealed partial class Trainer
             metrics.Dispose();
             initial?.Dispose();
             optimizer.Dispose();
-            if (scratch is not null) Directory.Delete(scratch, recursive: true);
+            if (scratch is not null) Distributed.MpiCommunicator.Forget(scratch);
         }
     }
 }

@@ -114,11 +114,27 @@ public sealed partial class Trainer
     }
 
     /// <summary>
+    /// Throws an <see cref="InvalidDataException"/> naming the file when <paramref name="checkpointPath"/> does not fit the model and
+    /// optimizer that <paramref name="config"/> builds for <paramref name="data"/> (a fork to another model, say); writes nothing.
+    /// </summary>
+    public static void CheckCheckpointFits(RunConfig config, RunData data, string checkpointPath)
+    {
+        using var model = ModelCatalog.Create(config.Model, data.Train.ExampleShape, data.Train.NumClasses, config.MlpHidden);
+        using var optimizer = OptimizerFactory.Create(config, model);
+        Restore(checkpointPath, model, optimizer, torch.CPU);
+    }
+
+    /// <summary>
     /// Trains in <paramref name="runDir"/> (created); with <paramref name="resume"/>, continues from its checkpoint if there is one.
-    /// A resume whose config would change the trajectory already followed is refused (<see cref="ResumeConflictException"/>).
+    /// A resume whose config would change the trajectory already followed is refused (<see cref="ResumeConflictException"/>), and so is
+    /// a folder another process is training into (<see cref="RunFolderBusyException"/>).
     /// </summary>
     public RunSummary Run(string runDir, bool resume = false)
     {
+        // A device this machine does not have is refused before the folder gets anything.
+        DeviceChoice.Resolve(config.Device);
+        // Rank 0 (or the single process) owns the folder; the other ranks of a job write nothing there.
+        using var folder = Parallel is { Rank: > 0 } ? null : RunFolderLock.Acquire(runDir);
         using var session = new Session(this, runDir, resume);
         var state = session.State;
         var end = EpochEnd.Completed;

@@ -177,6 +177,10 @@ public sealed class DistributedTests : IDisposable
         var r = MpiJob.Run(3, ["train", "--config", path], timeout: TimeSpan.FromMinutes(2));
         Assert.NotEqual(0, r.ExitCode);
         Assert.Contains("needs an even number of ranks", r.Output);
+        // The other ranks' note does not tell the user to repeat a command that can only fail again.
+        Assert.DoesNotContain("; run the same command again to resume", r.Output);
+        // Ranks above 0 keep their logs in temporary folders: none is left behind, however the job ended.
+        Assert.DoesNotContain(Directory.GetDirectories(Path.GetTempPath(), "fop-rank*"), d => Directory.GetCreationTimeUtc(d) > r.Ended.UtcDateTime.AddMinutes(-3));
     }
 
     [MpiFact]

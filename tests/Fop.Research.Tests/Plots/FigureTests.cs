@@ -40,10 +40,10 @@ public sealed class FigureTests : IDisposable
         Assert.True(bitmap.Width > 1000 && bitmap.Height > 800);
     }
 
-    [Fact]
+    [ChromiumFact]
     public void SavedHtmlRendersANonBlankChartInHeadlessChromiumWithNoNetwork()
     {
-        var chromium = new[] { "/usr/bin/chromium", "/usr/bin/chromium-browser" }.FirstOrDefault(File.Exists);
+        var chromium = ChromiumFactAttribute.Path;
         Assert.True(chromium is not null, "headless Chromium is needed for this check: apt-get install -y chromium (.ci/run installs it)");
         var figure = new Figure("one", "one chart", [Sample().Panels[0]]);
         var (_, html) = figure.Save(dir);
