@@ -46,7 +46,8 @@ internal sealed class ClaimsCommand : Command<ClaimsCommand.Settings>
         var provenance = $"Last written at commit {RunView.Commit()}; the runs' seconds are from the machines in each study's invocations.md.";
         var text = FairClaims.Markdown(Evidence(settings.Scaling, true), Evidence(settings.Damping, true), Evidence(settings.LongTailed, true), provenance,
             settings.PostHoc.Select(f => Evidence(f, false)).ToList());
-        AnsiConsole.WriteLine(text);
+        // Markdown goes out as it is: the console profile would wrap its long table rows.
+        Console.Out.WriteLine(text);
         // The provenance line names the commit: a report whose verdicts did not change is left alone rather than rewritten for it.
         if (File.Exists(settings.Out) && WithoutProvenance(File.ReadAllText(settings.Out), provenance) == WithoutProvenance(text, provenance))
             AnsiConsole.MarkupLine(Markup.Escape($"unchanged: {settings.Out} (only its commit line would differ)"));

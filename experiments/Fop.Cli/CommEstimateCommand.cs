@@ -58,7 +58,7 @@ internal sealed class CommEstimateCommand : Command<CommEstimateCommand.Settings
         md.AppendLine("| layer | parameters (gradient all-reduce, every step) | A + G (reduce to owner, curvature steps) | update (broadcast from owner, every step) | owner |");
         md.AppendLine("|---|---|---|---|---|");
         foreach (var l in layers) md.AppendLine(string.Create(ci, $"| {l.Layer} | {l.Parameters:N0} | {l.FactorElements:N0} | {l.UpdateElements:N0} | {l.Owner} |"));
-        AnsiConsole.WriteLine(md.ToString());
+        Console.Out.WriteLine(md.ToString());
         if (s.Markdown is not null) Fop.Research.Io.AtomicFile.WriteAllText(s.Markdown, md.ToString());
         return 0;
     }

@@ -80,7 +80,7 @@ internal sealed class StudyFileCommand : Command<StudyFileCommand.Settings>
             Save(tuned.Runs, tuned, finished: true);
             total = tuned.Points.Count + tuned.Runs.Count;
         }
-        AnsiConsole.WriteLine(File.ReadAllText(Path.Combine(results, "table.md")));
+        Console.Out.WriteLine(File.ReadAllText(Path.Combine(results, "table.md")));
         AnsiConsole.MarkupLine(Markup.Escape($"results: {results} ({runner.TrainedCount} trained, {runner.ReusedCount} reused, {total - runner.TrainedCount - runner.ReusedCount} read back, {clock.Elapsed:hh\\:mm\\:ss})"));
         return 0;
     }

@@ -109,6 +109,10 @@ public sealed class CarelessUserTests : IDisposable
         // so it is left alone.
         var written = CliProcess.Run(Claims(Path.Combine(repo, "experiments/results")));
         Assert.True(written.ExitCode == 0, written.Stderr);
+        // Piped, the markdown tables keep each row on one line.
+        var rows = File.ReadAllLines(report).Where(l => l.StartsWith('|')).ToList();
+        Assert.NotEmpty(rows);
+        Assert.All(rows, row => Assert.Contains(row, written.Stdout.Split('\n').Select(l => l.TrimEnd('\r'))));
         var text = File.ReadAllText(report).Replace("Last written at commit", "Last written at commit 0000000 (was)");
         File.WriteAllText(report, text);
         var again = CliProcess.Run(Claims(Path.Combine(repo, "experiments/results")));
