@@ -2,6 +2,8 @@ using Fop.Cli;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
+// Before anything touches TorchSharp: on Debian 12 its native library needs a libstdc++ newer than the system's.
+Fop.Research.Platform.TorchSharpNatives.EnsureLoadable();
 FileSizeSignal.Ignore();
 // Piped or redirected output keeps whole table rows on one line instead of wrapping them at 80 columns.
 if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 240;

@@ -1,39 +1,32 @@
 using Fop.Research.Plots.Figures;
 using Microsoft.DotNet.Interactive.Formatting;
-using GenericChart = Plotly.NET.GenericChart;
 using Figure = Fop.Research.Plots.Figures.Figure;
 
 namespace Fop.Research.Plots;
 
 /// <summary>
-/// Notebook display of figures and Plotly charts that works with no network: plotly.js is written into the first chart's
-/// output only (then every later chart in the page finds it), instead of Plotly.NET.Interactive's CDN loader.
+/// Notebook display of figures and tables that renders wherever a notebook is shown — Jupyter, VS Code, nbconvert's HTML,
+/// GitHub — with no network and no script: a <see cref="Figure"/> displays as a PNG (the same renderer as the command line's
+/// PNGs), a DataFrame as a plain HTML table. Nothing here loads Plotly.NET's F# types, which the .NET Interactive kernel
+/// cannot load beside its own older FSharp.Core; interactive HTML charts are the files <see cref="Figure.Save"/> writes.
 /// </summary>
 public static class NotebookCharts
 {
-    static int libraryWritten;
-
     /// <summary>Rows of a DataFrame shown in a notebook before the table says how many more there are.</summary>
     public const int MaxTableRows = 60;
 
-    /// <summary>Registers the text/html formatters for <see cref="Figure"/>, <see cref="GenericChart"/> and DataFrames in this process.</summary>
+    /// <summary>Registers the image/png formatter for <see cref="Figure"/> and the text/html formatter for DataFrames in this process.</summary>
     public static void Register()
     {
-        // A notebook registers once at its top: that is a new page, whose first chart must carry plotly.js again.
-        Reset();
-        // Microsoft.Data.Analysis.Interactive (the DataFrame formatter) is not served on our package feed, and without a
-        // formatter a DataFrame displays as a list of its properties: a small table formatter of our own stands in.
+        Formatter.Register<Figure>((figure, writer) => writer.Write(Convert.ToBase64String(PngRenderer.Encode(figure))), PngMimeType);
+        Formatter.SetPreferredMimeTypesFor(typeof(Figure), PngMimeType);
+        // Microsoft.Data.Analysis.Interactive's formatter pages the table with script; a plain table shows in any viewer.
         Formatter.Register<Microsoft.Data.Analysis.DataFrame>((df, writer) => writer.Write(TableHtml(df)), HtmlFormatter.MimeType);
-        Formatter.Register<Figure>((figure, writer) => writer.Write(HtmlRenderer.Fragment(figure, includeLibrary: FirstTime())), HtmlFormatter.MimeType);
-        Formatter.Register<GenericChart>((chart, writer) =>
-        {
-            if (FirstTime()) writer.Write(HtmlRenderer.LibraryScript());
-            writer.Write(GenericChart.toChartHTML(chart));
-        }, HtmlFormatter.MimeType);
+        Formatter.SetPreferredMimeTypesFor(typeof(Microsoft.Data.Analysis.DataFrame), HtmlFormatter.MimeType);
     }
 
-    /// <summary>Makes the next chart include plotly.js again (for a new page, e.g. a re-executed notebook).</summary>
-    public static void Reset() => Interlocked.Exchange(ref libraryWritten, 0);
+    /// <summary>The MIME type figures display as.</summary>
+    public const string PngMimeType = "image/png";
 
     /// <summary>A DataFrame as an HTML table: column names as the header, numbers to 5 significant digits, missing values blank, at most <see cref="MaxTableRows"/> rows.</summary>
     public static string TableHtml(Microsoft.Data.Analysis.DataFrame df)
@@ -53,6 +46,4 @@ public static class NotebookCharts
         if (df.Rows.Count > shown) sb.Append($"<p>{df.Rows.Count - shown} more rows of {df.Rows.Count} not shown.</p>");
         return sb.ToString();
     }
-
-    static bool FirstTime() => Interlocked.Exchange(ref libraryWritten, 1) == 0;
 }

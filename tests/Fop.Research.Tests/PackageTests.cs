@@ -1,75 +1,77 @@
-using System.Diagnostics;
 using System.IO.Compression;
-using Fop.Research.Data;
-using Microsoft.DotNet.Interactive;
-using Microsoft.DotNet.Interactive.Commands;
-using Microsoft.DotNet.Interactive.CSharp;
-using Microsoft.DotNet.Interactive.Events;
-using Microsoft.DotNet.Interactive.PackageManagement;
+using System.Xml.Linq;
 
 namespace Fop.Research.Tests;
 
-/// <summary>`dotnet pack` makes both packages with README, license, docs and symbols, and a notebook cell takes them with #i / #r "nuget: ...".</summary>
-public sealed class PackageTests : IDisposable
+/// <summary>The README's `dotnet pack -c Release` works as written, the packages say what they need, and a plain console app runs from them.</summary>
+public sealed class PackageTests(PackedLibrary packed) : IClassFixture<PackedLibrary>, IDisposable
 {
     readonly string dir = Directory.CreateTempSubdirectory("fop-pack-").FullName;
-    // A version no earlier run used: NuGet caches a package by id and version, and a stale copy would hide a broken pack.
-    readonly string version = $"0.1.0-test.{DateTime.UtcNow:yyyyMMddHHmmssfff}";
 
-    public void Dispose()
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    [Fact]
+    public void TheReadmesPackCommandMakesBothPackagesWithTheirReadmeDocsAndOnlyStableDependencies()
     {
-        Directory.Delete(dir, recursive: true);
-        foreach (var id in new[] { "fop.research", "fop.research.plots" })
+        Assert.True(packed.Pack.ExitCode == 0, packed.Pack.Output);
+        foreach (var id in new[] { "Fop.Research", "Fop.Research.Plots" })
         {
-            var cached = Path.Combine(Microsoft.DotNet.Interactive.Utility.Paths.NugetCache, id, version);
-            if (Directory.Exists(cached)) Directory.Delete(cached, recursive: true);
-            var parent = Path.GetDirectoryName(cached)!;
-            if (Directory.Exists(parent) && !Directory.EnumerateFileSystemEntries(parent).Any()) Directory.Delete(parent);
+            Assert.True(File.Exists(Path.Combine(packed.Feed, $"{id}.{PackedLibrary.Version}.snupkg")), $"{id}: no symbol package");
+            using var zip = ZipFile.OpenRead(Path.Combine(packed.Feed, $"{id}.{PackedLibrary.Version}.nupkg"));
+            var entries = zip.Entries.Select(e => e.FullName).ToList();
+            Assert.Contains("LICENSE", entries);
+            Assert.Contains($"lib/net10.0/{id}.xml", entries);
+            // The package's own short readme, not the repository's research README.
+            using (var readme = new StreamReader(zip.GetEntry("README.md")!.Open()))
+            {
+                var text = readme.ReadToEnd();
+                Assert.Contains("libtorch-cpu-linux-x64", text);
+                Assert.True(text.Length < 8000, $"{id}: README.md is {text.Length} characters");
+            }
+            using var nuspec = zip.Entries.Single(e => e.FullName.EndsWith(".nuspec")).Open();
+            var dependencies = XDocument.Load(nuspec).Descendants().Where(e => e.Name.LocalName == "dependency")
+                .Select(e => ((string)e.Attribute("id")!, (string)e.Attribute("version")!)).ToList();
+            // A stable package may depend only on stable ones (NU5104), and the choice of libtorch is the consumer's.
+            Assert.DoesNotContain(dependencies, d => d.Item2.Contains('-'));
+            Assert.DoesNotContain(dependencies, d => d.Item1.StartsWith("libtorch", StringComparison.OrdinalIgnoreCase) || d.Item1 is "TorchSharp-cpu" or "TorchSharp-cuda-linux");
+            if (id == "Fop.Research")
+            {
+                Assert.Contains(dependencies, d => d.Item1 == "TorchSharp");
+                Assert.Contains("interactive-extensions/dotnet/extension.dib", entries);
+            }
         }
     }
 
     [Fact]
-    public async Task PackedPackagesLoadInANotebookCellFromALocalFolder()
+    public void APlainConsoleAppRunsFromThePackedLibrary()
     {
-        var root = DatasetFiles.RepositoryRoot()!;
-        var pack = Process.Start(new ProcessStartInfo("dotnet", ["pack", Path.Combine(root, "Fop.Research.sln"), "-c", "Release", "-o", dir, $"-p:Version={version}", "-nologo", "-v", "q"])
-            { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var output = await pack.StandardOutput.ReadToEndAsync() + await pack.StandardError.ReadToEndAsync();
-        await pack.WaitForExitAsync();
-        Assert.True(pack.ExitCode == 0, output);
-        foreach (var id in new[] { "Fop.Research", "Fop.Research.Plots" })
-        {
-            Assert.True(File.Exists(Path.Combine(dir, $"{id}.{version}.snupkg")), $"{id}: no symbol package");
-            using var zip = ZipFile.OpenRead(Path.Combine(dir, $"{id}.{version}.nupkg"));
-            var entries = zip.Entries.Select(e => e.FullName).ToList();
-            Assert.Contains("README.md", entries);
-            Assert.Contains("LICENSE", entries);
-            Assert.Contains($"lib/net10.0/{id}.xml", entries);
-        }
-        Assert.DoesNotContain(Directory.GetFiles(dir), f => Path.GetFileName(f).StartsWith("fop.", StringComparison.Ordinal) || f.Contains("Tests"));
-
-        using var kernel = new CSharpKernel().UseKernelHelpers().UseNugetDirective((k, packages) =>
-        {
-            k.AddAssemblyReferences(packages.SelectMany(p => p.AssemblyPaths));
-            return Task.CompletedTask;
-        }, forceRestore: false);
-        // The two lines the README shows.
-        var restore = await kernel.SendAsync(new SubmitCode($"#i \"nuget: {dir}\"\n#r \"nuget: Fop.Research.Plots, {version}\""));
-        Assert.Null(restore.Events.OfType<CommandFailed>().FirstOrDefault()?.Message);
-        // Transitive packages are reported with lower-case ids.
-        var added = restore.Events.OfType<PackageAdded>().Select(e => (e.PackageReference.PackageName.ToLowerInvariant(), e.PackageReference.PackageVersion)).ToList();
-        Assert.Contains(("fop.research.plots", version), added);
-        Assert.Contains(("fop.research", version), added);
-        Assert.Contains(added, p => p.Item1 == "torchsharp");
-        var use = await kernel.SendAsync(new SubmitCode("""
-            using Fop.Research.Teaching;
-            using Fop.Research.Plots;
-            using Fop.Research.Plots.Views;
-            NotebookCharts.Register();
-            var problem = Problems.LogisticRegression();
-            TeachingViews.Trajectories(problem, new System.Collections.Generic.List<(string, System.Collections.Generic.IReadOnlyList<Vec2>)> { ("natural gradient", PlaneSteps.Trajectory(problem, TeachingMethod.NaturalGradient, new TrajectoryOptions { Steps = 5 })) })
-            """));
-        Assert.Null(use.Events.OfType<CommandFailed>().FirstOrDefault()?.Message);
-        Assert.Contains(use.Events.OfType<DisplayEvent>().SelectMany(e => e.FormattedValues), v => v.MimeType == "text/html" && v.Value.Contains("Plotly.newPlot"));
+        Assert.True(packed.Pack.ExitCode == 0, packed.Pack.Output);
+        File.WriteAllText(Path.Combine(dir, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration><packageSources><add key="fop-research" value="{packed.Feed}" /></packageSources></configuration>
+            """);
+        File.WriteAllText(Path.Combine(dir, "App.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><ImplicitUsings>enable</ImplicitUsings></PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Fop.Research" Version="{PackedLibrary.Version}" />
+                <PackageReference Include="libtorch-cpu-linux-x64" Version="2.10.0" />
+              </ItemGroup>
+            </Project>
+            """);
+        // No call of ours first: the library's own initializer must make TorchSharp loadable before the model's first tensor.
+        File.WriteAllText(Path.Combine(dir, "Program.cs"), """
+            using Fop.Research.Models;
+            using TorchSharp;
+            var model = ModelCatalog.Create("mlp", [1, 28, 28], 10, [16]);
+            using var x = torch.randn(4, 1, 28, 28);
+            using var y = model.call(x);
+            Console.WriteLine($"outputs {string.Join("x", y.shape)}");
+            Console.WriteLine($"natives: {Fop.Research.Platform.TorchSharpNatives.Status}");
+            """);
+        var (code, output) = PackedLibrary.Run("dotnet", ["run", "-c", "Release"], dir);
+        Assert.True(code == 0, output);
+        Assert.Contains("outputs 4x10", output);
+        Assert.Matches("natives: (applied|not needed)", output);
     }
 }

@@ -6,6 +6,12 @@ public sealed record Series(string Label, double[] X, double[] Y, double[]? Lowe
     /// <summary>Unconnected points in the series' colour, drawn hollow (e.g. tuning runs that diverged, placed on the panel's floor).</summary>
     public IReadOnlyList<(double X, double Y)> Hollow { get; init; } = [];
 
+    /// <summary>The palette colour (series of one group share it, e.g. the seeds of one variant); null: the next colour in order.</summary>
+    public int? PaletteIndex { get; init; }
+
+    /// <summary>A thinner line, for one of many drawn together (single seeds under their variant's colour).</summary>
+    public bool Thin { get; init; }
+
     /// <summary>Only the points that can be drawn (finite, and positive on a log axis): a series logged every k-th step still draws as a line.</summary>
     public Series Drawable(bool logX = false, bool logY = false)
     {

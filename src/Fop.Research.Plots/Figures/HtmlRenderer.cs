@@ -79,15 +79,15 @@ public static class HtmlRenderer
         foreach (var series in p.Series)
         {
             var s = series.Drawable(p.LogX, p.LogY);
-            var color = Palette[k++ % Palette.Length];
+            var color = Palette[(series.PaletteIndex ?? k++) % Palette.Length];
             if (s.Lower is not null && s.Upper is not null)
             {
                 traces.Add(Chart.Line<double, double, string>(s.X, s.Lower, Name: s.Label + " lower", ShowLegend: false, LineColor: Color.fromString(Rgba(color, 0))));
                 traces.Add(Chart.Line<double, double, string>(s.X, s.Upper, Name: s.Label + " band", ShowLegend: false, LineColor: Color.fromString(Rgba(color, 0)),
                     Fill: StyleParam.Fill.ToNext_y, FillColor: Color.fromString(Rgba(color, 0.2))));
             }
-            traces.Add(Chart.Line<double, double, string>(s.X, s.Y, Name: s.Label, ShowMarkers: s.Markers || s.X.Length == 1, LineColor: Color.fromHex(color),
-                LineDash: s.Dashed ? StyleParam.DrawingStyle.Dash : StyleParam.DrawingStyle.Solid));
+            traces.Add(Chart.Line<double, double, string>(s.X, s.Y, Name: s.Label, ShowLegend: s.Label.Length > 0, ShowMarkers: s.Markers || s.X.Length == 1, LineColor: Color.fromHex(color),
+                LineWidth: s.Thin ? 1.2 : 2, LineDash: s.Dashed ? StyleParam.DrawingStyle.Dash : StyleParam.DrawingStyle.Solid));
             if (series.Hollow.Count > 0)
                 traces.Add(Chart.Point<double, double, string>(series.Hollow.Select(h => h.X), series.Hollow.Select(h => h.Y), Name: s.Label + " (failed)",
                     MarkerColor: Color.fromHex(color), MarkerSymbol: StyleParam.MarkerSymbol.NewModified(StyleParam.MarkerSymbol.Circle, StyleParam.SymbolStyle.Open)));
@@ -102,8 +102,8 @@ public static class HtmlRenderer
             traces.Add(Chart.Scatter<double, double, string>(p.Markers.Select(m => m.X), p.Markers.Select(m => m.Y), StyleParam.Mode.Markers_Text, Name: "points",
                 MultiText: p.Markers.Select(m => m.Label).ToArray(), TextPosition: StyleParam.TextPosition.TopCenter, MarkerColor: Color.fromHex("#000000")));
         var chart = Chart.Combine(traces)
-            .WithXAxisStyle<double, double, string>(TitleText: p.XLabel, AxisType: p.LogX ? StyleParam.AxisType.Log : StyleParam.AxisType.Linear)
-            .WithYAxisStyle<double, double, string>(TitleText: p.YLabel, AxisType: p.LogY ? StyleParam.AxisType.Log : StyleParam.AxisType.Linear)
+            .WithXAxisStyle<double, double, string>(TitleText: p.LogX ? $"{p.XLabel} (log scale)" : p.XLabel, AxisType: p.LogX ? StyleParam.AxisType.Log : StyleParam.AxisType.Linear)
+            .WithYAxisStyle<double, double, string>(TitleText: p.LogY ? $"{p.YLabel} (log scale)" : p.YLabel, AxisType: p.LogY ? StyleParam.AxisType.Log : StyleParam.AxisType.Linear)
             .WithSize(820, 460);
         if (p.XTicks is { } ticks)
         {

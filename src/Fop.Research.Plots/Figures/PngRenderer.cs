@@ -51,8 +51,9 @@ public static class PngRenderer
             case HeatmapPanel p: Heatmap(plot, p); break;
         }
         plot.Title(panel.Title);
-        plot.XLabel(panel.XLabel);
-        plot.YLabel(panel.YLabel);
+        // A log axis says so in its label: its ticks alone (1, 10, 100) do not tell a reader the spacing is logarithmic.
+        plot.XLabel(panel is LinePanel { LogX: true } ? $"{panel.XLabel} (log scale)" : panel.XLabel);
+        plot.YLabel(panel is LinePanel { LogY: true } ? $"{panel.YLabel} (log scale)" : panel.YLabel);
         return plot;
     }
 
@@ -65,7 +66,7 @@ public static class PngRenderer
         foreach (var series in p.Series)
         {
             var s = series.Drawable(p.LogX, p.LogY);
-            var color = palette.GetColor(k++);
+            var color = palette.GetColor(series.PaletteIndex ?? k++);
             var xs = Tx(s.X, p.LogX);
             if (s.Lower is not null && s.Upper is not null)
             {
@@ -77,7 +78,7 @@ public static class PngRenderer
             line.Color = color;
             line.LegendText = s.Label;
             line.MarkerSize = s.Markers || s.X.Length == 1 ? 6 : 0;
-            line.LineWidth = 2;
+            line.LineWidth = s.Thin ? 1.2f : 2;
             if (s.Dashed) line.LinePattern = LinePattern.Dashed;
             foreach (var (hx, hy) in series.Hollow)
             {
@@ -127,7 +128,8 @@ public static class PngRenderer
             if (ys.Length > 0) plot.Axes.Left.TickGenerator = LogTicks(ys.Min(), ys.Max());
         }
         if (p.YRange is { } range) plot.Axes.SetLimitsY(p.LogY ? Math.Log10(range.Min) : range.Min, p.LogY ? Math.Log10(range.Max) : range.Max);
-        if (p.Series.Count + p.References.Count + (p.Target is null ? 0 : 1) > 0) plot.ShowLegend(Edge.Right);
+        if (p.Series.Count + p.References.Count + (p.Target is null ? 0 : 1) > 0)
+            ShowLegendOutside(plot, p.Series.Select(x => x.Label).Concat(p.References.Select(r => r.Label)).Append(p.TargetLabel ?? ""));
     }
 
     /// <summary>
@@ -167,6 +169,17 @@ public static class PngRenderer
         return manual;
     }
 
+    /// <summary>
+    /// One legend outside the data: at the right while its labels are short, below the plot when they are long, so that a
+    /// long legend never squeezes the data area (and never stands twice).
+    /// </summary>
+    static void ShowLegendOutside(Plot plot, IEnumerable<string> labels)
+    {
+        bool wide = labels.Any(l => l.Length > 28);
+        plot.ShowLegend(wide ? Edge.Bottom : Edge.Right);
+        if (wide) plot.Legend.Orientation = Orientation.Vertical;
+    }
+
     static void Field(Plot plot, FieldPanel p)
     {
         int nx = p.X.Length, ny = p.Y.Length;
@@ -196,7 +209,6 @@ public static class PngRenderer
             if (s.Dashed) line.LinePattern = LinePattern.Dashed;
             line.LegendText = s.Label;
         }
-        if (p.Paths.Count > 0) plot.ShowLegend(Edge.Right);
         // Labelled points go into the legend, each in its own colour: labels written next to points overlap when the
         // points are close (an SGD, a KFAC and a FOP step often land within a label's width of each other).
         var markerColors = new ScottPlot.Palettes.Category10();
@@ -209,7 +221,7 @@ public static class PngRenderer
             mk.Color = markerColors.GetColor(k + 1);
             mk.LegendText = m.Label;
         }
-        if (p.Markers.Count > 0) plot.ShowLegend(Edge.Right);
+        if (p.Paths.Count + p.Markers.Count > 0) ShowLegendOutside(plot, p.Paths.Select(x => x.Label).Concat(p.Markers.Select(m => m.Label)));
         plot.Axes.SetLimits(p.X[0] - dx, p.X[^1] + dx, p.Y[0] - dy, p.Y[^1] + dy);
     }
 
