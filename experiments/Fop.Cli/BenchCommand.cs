@@ -103,8 +103,10 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             catch (DatasetUnavailableException e) { AnsiConsole.MarkupLine(Markup.Escape($"Fashion-MNIST unavailable ({e.Message.Split('.')[0]}); using random batches.")); }
         }
         else if (s.Data is not ("real" or "random")) throw new ArgumentException($"--data '{s.Data}': expected real or random.");
-        using var randomX = data is null ? torch.randn([s.Batch, .. shape], device: device) : null;
-        using var randomY = data is null ? torch.randint(0, classes, [s.Batch], device: device) : null;
+        // Seeded, so two benches time the same batch.
+        using var draws = new Fop.Research.Randomness.SeededRandom(0);
+        using var randomX = data is null ? draws.Normal([s.Batch, .. shape], device) : null;
+        using var randomY = data is null ? draws.Integers(0, classes, [s.Batch], device) : null;
         using var permutation = data is null ? null : BatchOrder.Permutation(data.Train.Count, 0, 0);
         int batchesPerEpoch = data is null ? 1 : Math.Max(1, data.Train.Count / s.Batch);
         (Tensor X, Tensor Y) Batch(int step)

@@ -85,7 +85,7 @@ internal sealed class LandscapeCommand : Command<LandscapeCommand.Settings>
             var (label, path, model) = models[k];
             using var landscape = new LossLandscape(model, x, y) { OnProgress = Progress(label) };
             var origin = landscape.Evaluate();
-            using var g = new Generator(17, device);
+            using var g = new Fop.Research.Randomness.SeededRandom(17);
             using var d1 = landscape.FilterNormalizedDirection(g);
             using var d2 = landscape.FilterNormalizedDirection(g);
             slices.Add(landscape.Slice(label, d1, LossLandscape.Range(-1, 1, 21)));
@@ -94,7 +94,7 @@ internal sealed class LandscapeCommand : Command<LandscapeCommand.Settings>
                 caption: "Filter-normalised random directions; the colour is log10 of the loss on the evaluation subset."));
             var plane = FopPlaneView.Compute(model, NewModel, px, py, landscape, config.EffectiveKfac, config.EffectiveFop, config.ScaledLr, s.Grid, config.MicroBatchSize, config.Seed);
             figures.Add(LandscapeViews.Plane($"fop-plane-{label}", plane, origin.Loss));
-            using var sg = new Generator(5, device);
+            using var sg = new Fop.Research.Randomness.SeededRandom(5);
             var top = Sharpness.TopEigenvalues(model, x.narrow(0, 0, Math.Min(500, x.shape[0])), y.narrow(0, 0, Math.Min(500, y.shape[0])), 2, 100, 1e-4, sg);
             var (trace, traceSe) = Sharpness.HutchinsonTrace(model, x.narrow(0, 0, Math.Min(500, x.shape[0])), y.narrow(0, 0, Math.Min(500, y.shape[0])), 30, sg);
             numbers[label] = new { checkpoint = path, loss = origin.Loss, accuracy = origin.Accuracy, top_eigenvalues = top, hessian_trace = trace, hessian_trace_se = traceSe,

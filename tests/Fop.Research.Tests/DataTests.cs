@@ -2,6 +2,7 @@ using Fop.Research.Data;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
+using Fop.Research.Randomness;
 
 namespace Fop.Research.Tests;
 
@@ -114,8 +115,10 @@ public sealed class DataTests : IDisposable
     {
         var x = torch.arange(2 * 1 * 6 * 6, dtype: ScalarType.Float32).view(2, 1, 6, 6) + 1;
         var aug = new Augmentation(2, true);
-        var a = aug.Apply(x, new Generator(5));
-        var b = aug.Apply(x, new Generator(5));
+        using var r1 = new SeededRandom(5);
+        using var r2 = new SeededRandom(5);
+        var a = aug.Apply(x, r1);
+        var b = aug.Apply(x, r2);
         Assert.True(a.equal(b).all().item<bool>());
         Assert.Equal(x.shape, a.shape);
         // Every output pixel is a zero from the padding or an input pixel of the same image.
@@ -124,7 +127,8 @@ public sealed class DataTests : IDisposable
             var values = x[i].flatten().data<float>().ToHashSet();
             Assert.All(a[i].flatten().data<float>().ToArray(), v => Assert.True(v == 0 || values.Contains(v)));
         }
-        var noPad = new Augmentation(0, false).Apply(x, new Generator(1));
+        using var r3 = new SeededRandom(1);
+        var noPad = new Augmentation(0, false).Apply(x, r3);
         Assert.True(noPad.equal(x).all().item<bool>());
     }
 

@@ -28,7 +28,12 @@ public static class PngRenderer
         surface.Canvas.Clear(SKColors.White);
         using (var font = new SKFont(SKTypeface.Default, 20))
         using (var paint = new SKPaint { Color = SKColors.Black, IsAntialias = true })
+        {
+            // A title wider than the figure is set smaller rather than cut at the edge.
+            float room = columns * w - 24, width = font.MeasureText(figure.Title);
+            if (width > room) font.Size = Math.Max(9, 20 * room / width);
             surface.Canvas.DrawText(figure.Title, 12, 26, font, paint);
+        }
         for (int i = 0; i < figure.Panels.Count; i++)
         {
             var plot = Render(figure.Panels[i]);
@@ -51,6 +56,8 @@ public static class PngRenderer
             case HeatmapPanel p: Heatmap(plot, p); break;
         }
         plot.Title(panel.Title);
+        // A long panel title is set smaller: it is centred over the data area, which a legend or colour bar can make narrow.
+        if (panel.Title.Length > 40) plot.Axes.Title.Label.FontSize = Math.Max(9f, plot.Axes.Title.Label.FontSize * 40f / panel.Title.Length);
         // A log axis says so in its label: its ticks alone (1, 10, 100) do not tell a reader the spacing is logarithmic.
         plot.XLabel(panel is LinePanel { LogX: true } ? $"{panel.XLabel} (log scale)" : panel.XLabel);
         plot.YLabel(panel is LinePanel { LogY: true } ? $"{panel.YLabel} (log scale)" : panel.YLabel);
@@ -143,10 +150,14 @@ public static class PngRenderer
             .SelectMany(k => new[] { 1.0, 2.0, 5.0 }.Select(m => m * Math.Pow(10, k))).Count(v => v >= min && v <= max);
         if (inside < 2)
         {
+            // A single value or a sliver of a range still gets ticks a few percent apart.
+            if (max - min < 0.02 * max) (min, max) = (min * 0.99, max * 1.01);
             double raw = (max - min) / 4, magnitude = Math.Pow(10, Math.Floor(Math.Log10(raw)));
             double step = new[] { 1.0, 2.0, 5.0, 10.0 }.Select(m => m * magnitude).First(v => v >= raw);
+            // As many significant digits as the step needs, so that neighbouring ticks never print the same label.
+            int digits = Math.Max(2, (int)Math.Ceiling(Math.Log10(max / step)) + 1);
             for (double v = Math.Floor(min / step) * step; v <= max + step / 2; v += step)
-                if (v > 0) manual.AddMajor(Math.Log10(v), v.ToString("g3"));
+                if (v > 0) manual.AddMajor(Math.Log10(v), v.ToString($"g{digits}"));
             return manual;
         }
         int lo = (int)Math.Floor(Math.Log10(min)), hi = (int)Math.Ceiling(Math.Log10(max));
@@ -175,7 +186,7 @@ public static class PngRenderer
     /// </summary>
     static void ShowLegendOutside(Plot plot, IEnumerable<string> labels)
     {
-        bool wide = labels.Any(l => l.Length > 28);
+        bool wide = labels.Any(l => l.Length > 60);
         plot.ShowLegend(wide ? Edge.Bottom : Edge.Right);
         if (wide) plot.Legend.Orientation = Orientation.Vertical;
     }

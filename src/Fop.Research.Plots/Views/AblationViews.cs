@@ -12,14 +12,19 @@ public static class AblationViews
     {
         Series Line(string variant, string column, double scale, double cap = double.PositiveInfinity)
         {
-            var seeds = runs.Where(r => r.Variant == variant).Select(r => Tables.RunLog(Path.Combine(r.RunDir, "metrics.csv"))).ToList();
-            int epochs = seeds.Min(m => (int)m.Rows.Count);
-            var per = Enumerable.Range(0, epochs).Select(e => Tables.MeanStd(seeds.Select(m => scale * Tables.Doubles(m, column)[e]).Where(double.IsFinite).ToArray()))
+            var mine = runs.Where(r => r.Variant == variant).ToList();
+            var seeds = mine.Select(r => Tables.RunLog(Path.Combine(r.RunDir, "metrics.csv"))).ToList();
+            // Every epoch any seed reached is drawn (the mean over the seeds still going): a variant whose runs diverged stays
+            // in the figure, its line as long as its longest run, and its legend entry says how many stopped.
+            int epochs = seeds.Max(m => (int)m.Rows.Count);
+            var per = Enumerable.Range(0, epochs).Select(e => Tables.MeanStd(seeds.Where(m => m.Rows.Count > e).Select(m => scale * Tables.Doubles(m, column)[e]).Where(double.IsFinite).ToArray()))
                 .Select(p => p.Mean > cap ? (Mean: double.NaN, Std: double.NaN) : p).ToArray();
             var x = Enumerable.Range(1, epochs).Select(e => (double)e).ToArray();
             bool cut = per.Any(p => double.IsNaN(p.Mean));
-            return new Series($"{variant} ({seeds.Count} seed{(seeds.Count == 1 ? "" : "s")}{(cut ? $"; above {cap:g3} not drawn" : "")})", x, per.Select(p => p.Mean).ToArray(),
-                seeds.Count > 1 ? per.Select(p => p.Mean - p.Std).ToArray() : null, seeds.Count > 1 ? per.Select(p => p.Mean + p.Std).ToArray() : null);
+            int stopped = mine.Count(r => r.Summary.Diverged is not null);
+            string note = stopped == 0 ? "" : epochs == 0 ? $"; all {stopped} diverged before their first evaluation: nothing to draw" : $"; {stopped} diverged or stalled, the mean is over the seeds still going";
+            return new Series($"{variant} ({seeds.Count} seed{(seeds.Count == 1 ? "" : "s")}{(cut ? $"; above {cap:g3} not drawn" : "")}{note})", x, per.Select(p => p.Mean).ToArray(),
+                seeds.Count > 1 ? per.Select(p => p.Mean - p.Std).ToArray() : null, seeds.Count > 1 ? per.Select(p => p.Mean + p.Std).ToArray() : null, Markers: epochs <= 2);
         }
         var variants = runs.Select(r => r.Variant).Distinct().ToList();
         int last = runs.Max(r => r.Summary.EpochsRun);
@@ -43,6 +48,12 @@ public static class AblationViews
             new DoubleDataFrameColumn("final_accuracy", runs.Select(r => r.Summary.FinalTestAccuracy)),
             new DoubleDataFrameColumn("seconds_to_target", runs.Select(r => r.Summary.TimeToTarget?.TrainSeconds ?? double.NaN)),
             new DoubleDataFrameColumn("ms_per_step", runs.Select(r => r.Summary.MedianStepMs)));
-        return Tables.GroupStats(df, ["variant"], ["best_accuracy", "final_accuracy", "seconds_to_target", "ms_per_step"]);
+        var stats = Tables.GroupStats(df, ["variant"], ["best_accuracy", "final_accuracy", "seconds_to_target", "ms_per_step"]);
+        // Seconds to the target are averaged over the seeds that reached it: how many did, and how many diverged, stand beside them.
+        var names = Tables.Strings(stats, "variant");
+        stats.Columns.Add(new StringDataFrameColumn("reached_target", names.Select(v => runs.Where(r => r.Variant == v) is var mine
+            && mine.Any(r => r.Summary.TargetAccuracy is not null) ? $"{mine.Count(r => r.Summary.TimeToTarget is not null)}/{mine.Count()}" : "-")));
+        stats.Columns.Add(new StringDataFrameColumn("diverged_or_stalled", names.Select(v => $"{runs.Count(r => r.Variant == v && r.Summary.Diverged is not null)}/{runs.Count(r => r.Variant == v)}")));
+        return stats;
     }
 }

@@ -177,8 +177,12 @@ public static class CurvatureViews
                 using var f = factor.to_type(TorchSharp.torch.ScalarType.Float64);
                 using var sym = (f + f.t()) / 2;
                 using var eig = TorchSharp.torch.linalg.eigvalsh(sym);
-                var values = eig.data<double>().ToArray().OrderDescending().Select(v => Math.Max(v, 1e-12)).ToArray();
-                return new Series(layer, Enumerable.Range(1, values.Length).Select(i => (double)i).ToArray(), values);
+                // Eigenvalues at or below 1e-12 are zero to rounding (a factor of rank below its size): left out of the log axis
+                // rather than drawn at an invented floor, and counted in the legend.
+                var values = eig.data<double>().ToArray().OrderDescending().ToArray();
+                int zero = values.Count(v => !(v > 1e-12));
+                var kept = values.Where(v => v > 1e-12).ToArray();
+                return new Series(zero == 0 ? layer : $"{layer} ({zero} of {values.Length} eigenvalues <= 1e-12 not drawn)", Enumerable.Range(1, kept.Length).Select(i => (double)i).ToArray(), kept);
             }
             var layers = optimizer.Keys.Where(k => k.StartsWith("curvature/", StringComparison.Ordinal) && k.EndsWith("/A", StringComparison.Ordinal))
                 .Select(k => k["curvature/".Length..^2]).Order(StringComparer.Ordinal).ToList();

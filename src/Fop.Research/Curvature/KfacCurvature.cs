@@ -3,6 +3,7 @@ using Fop.Research.Optim;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using Fop.Research.Randomness;
 
 namespace Fop.Research.Curvature;
 
@@ -27,7 +28,7 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
     readonly Likelihood likelihood;
     readonly long seed;
     readonly KroneckerPreconditioner?[] preconditioners;
-    Generator? sampler, positionSampler;
+    SeededRandom? sampler, positionSampler;
     // Random draws (labels, positions, subsets) happen where the model lives: libtorch refuses a CPU generator for GPU tensors.
     Device ModelDevice => Layers.Count > 0 ? Layers[0].Weight.device : CPU;
     List<int>? deferred;
@@ -102,9 +103,9 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
         Capture.RetainOutputGradients = Capture.Active && options.Fisher == FisherType.Empirical;
         sampler?.Dispose();
         // Labels are sampled where the outputs live (the model's device).
-        sampler = curvature && options.Fisher == FisherType.MonteCarlo ? BatchOrder.Generator(seed, ModelDevice, 3, step) : null;
+        sampler = curvature && options.Fisher == FisherType.MonteCarlo ? new SeededRandom(seed, RandomPurpose.MonteCarloLabels, step) : null;
         positionSampler?.Dispose();
-        positionSampler = curvature && options.ConvPositions is not null ? BatchOrder.Generator(seed, ModelDevice, 4, step) : null;
+        positionSampler = curvature && options.ConvPositions is not null ? new SeededRandom(seed, RandomPurpose.ConvPositions, step) : null;
     }
 
     /// <summary>
@@ -118,8 +119,8 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
         using var scope = torch.NewDisposeScope();
         // In a job each rank draws its share of the subset from its own rows (share = its rows / the whole batch).
         long n = inputs.shape[0], m = Math.Clamp((long)Math.Ceiling(options.FactorExamples!.Value * share), 1, n);
-        using var g = BatchOrder.Generator(seed, inputs.device, 5, step);
-        var index = torch.randperm(n, generator: g, device: inputs.device).narrow(0, 0, m);
+        using var random = new SeededRandom(seed, RandomPurpose.FactorSubset, step);
+        var index = random.Permutation(n, inputs.device).narrow(0, 0, m);
         var xs = inputs.index_select(0, index);
         var ys = targets.index_select(0, index);
         using var buffers = new Models.BufferSnapshot(model);
@@ -396,13 +397,13 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
             if (f.A is null || f.G is null) continue;
             state[$"curvature/{Layers[i].Name}/A"] = f.A;
             state[$"curvature/{Layers[i].Name}/G"] = f.G;
-            state[$"curvature/{Layers[i].Name}/updates"] = torch.tensor(f.Updates);
+            state[$"curvature/{Layers[i].Name}/updates"] = torch.tensor(f.Updates, device: ModelDevice);
             if (preconditioners[i] is { } p)
             {
                 // The preconditioner may predate the latest factors (EMA between inverse steps): keep its own inputs.
                 state[$"curvature/{Layers[i].Name}/inverse_A"] = p.SourceA;
                 state[$"curvature/{Layers[i].Name}/inverse_G"] = p.SourceG;
-                state[$"curvature/{Layers[i].Name}/damping"] = torch.tensor(p.Damping);
+                state[$"curvature/{Layers[i].Name}/damping"] = torch.tensor(p.Damping, device: ModelDevice);
             }
         }
     }
@@ -433,11 +434,11 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
                 int k = i;
                 entries.Add((key + "A", [a, a], () => Factors[k].A!));
                 entries.Add((key + "G", [g, g], () => Factors[k].G!));
-                entries.Add((key + "updates", [], () => torch.tensor((double)Factors[k].Updates)));
+                entries.Add((key + "updates", [], () => torch.tensor((double)Factors[k].Updates, device: ModelDevice)));
                 if (has[2 * i + 1] == 0) continue;
                 entries.Add((key + "inverse_A", [a, a], () => preconditioners[k]!.SourceA));
                 entries.Add((key + "inverse_G", [g, g], () => preconditioners[k]!.SourceG));
-                entries.Add((key + "damping", [], () => torch.tensor(preconditioners[k]!.Damping)));
+                entries.Add((key + "damping", [], () => torch.tensor(preconditioners[k]!.Damping, device: ModelDevice)));
             }
             if (entries.Count == 0) continue;
             bool mine = owner == parallel.Rank;

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using Fop.Research.Randomness;
 
 namespace Fop.Research.Curvature;
 
@@ -31,9 +32,9 @@ public sealed class KroneckerFactors : IDisposable
 
     /// <summary>
     /// Adds the inputs of one forward call to the scratch sum of A; for a conv layer, <paramref name="positions"/> output
-    /// positions drawn by <paramref name="generator"/> stand for all of them (an unbiased estimate of the KFC factor).
+    /// positions drawn from <paramref name="random"/> stand for all of them (an unbiased estimate of the KFC factor).
     /// </summary>
-    public void AddInputs(Tensor input, int? positions = null, Generator? generator = null)
+    public void AddInputs(Tensor input, int? positions = null, SeededRandom? random = null)
     {
         using var scope = torch.NewDisposeScope();
         long n = input.shape[0];
@@ -41,7 +42,7 @@ public sealed class KroneckerFactors : IDisposable
         Tensor? kept = null;
         if (Layer.Conv is not null && positions is int p && p < total)
         {
-            kept = torch.randperm(total, generator: generator, device: input.device).narrow(0, 0, p);
+            kept = (random ?? throw new ArgumentException("keeping a subset of conv positions needs a random stream.")).Permutation(total, input.device).narrow(0, 0, p);
             total = p;
         }
         long perExample = Math.Max(1, total * Layer.InDim);

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using Fop.Research.Randomness;
 
 namespace Fop.Research.Curvature;
 
@@ -15,7 +16,7 @@ public abstract class Likelihood
     public abstract Tensor LossSum(Tensor outputs, Tensor targets);
 
     /// <summary>Targets sampled from the predictive distribution at <paramref name="outputs"/> (no gradient).</summary>
-    public abstract Tensor Sample(Tensor outputs, Generator generator);
+    public abstract Tensor Sample(Tensor outputs, SeededRandom random);
 
     /// <summary>
     /// Columns S_k (each shaped like the outputs) with sum_k S_k S_k^T = the Fisher of the likelihood with respect to
@@ -37,13 +38,13 @@ public abstract class Likelihood
         public override Tensor LossSum(Tensor outputs, Tensor targets) =>
             torch.nn.functional.cross_entropy(outputs, targets, reduction: nn.Reduction.Sum);
 
-        public override Tensor Sample(Tensor outputs, Generator generator)
+        public override Tensor Sample(Tensor outputs, SeededRandom random)
         {
             using var scope = torch.NewDisposeScope();
             // Inverse-CDF sampling: one uniform per example keeps the draw independent of how the batch is split.
             var p = torch.nn.functional.softmax(outputs.detach(), 1);
             var cdf = p.cumsum(1);
-            var u = torch.rand(outputs.shape[0], 1, generator: generator, dtype: outputs.dtype, device: outputs.device);
+            var u = random.Uniform([outputs.shape[0], 1], outputs.device, outputs.dtype);
             var k = cdf.lt(u).sum(1).clamp_max(outputs.shape[1] - 1);
             return k.to_type(ScalarType.Int64).MoveToOuterDisposeScope();
         }
@@ -86,9 +87,9 @@ public abstract class Likelihood
             return d.square().sum() * 0.5;
         }
 
-        public override Tensor Sample(Tensor outputs, Generator generator)
+        public override Tensor Sample(Tensor outputs, SeededRandom random)
         {
-            using var noise = torch.randn(outputs.shape, generator: generator, dtype: outputs.dtype, device: outputs.device);
+            using var noise = random.Normal(outputs.shape, outputs.device, outputs.dtype);
             return outputs.detach() + noise;
         }
 

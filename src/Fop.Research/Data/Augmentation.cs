@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using Fop.Research.Randomness;
 
 namespace Fop.Research.Data;
 
@@ -16,8 +17,8 @@ public sealed record Augmentation(int CropPadding = 0, bool HorizontalFlip = fal
     /// <summary>True when the augmentation changes anything.</summary>
     public bool IsIdentity => CropPadding == 0 && !HorizontalFlip;
 
-    /// <summary>Returns an augmented copy of the (N, C, H, W) batch, computed on its device; randomness comes only from <paramref name="generator"/> (on the same device).</summary>
-    public Tensor Apply(Tensor x, Generator generator)
+    /// <summary>Returns an augmented copy of the (N, C, H, W) batch, computed on its device; randomness comes only from <paramref name="random"/>.</summary>
+    public Tensor Apply(Tensor x, SeededRandom random)
     {
         if (CropPadding < 0) throw new ArgumentOutOfRangeException(nameof(CropPadding), CropPadding, "Crop padding must be >= 0.");
         using var scope = torch.NewDisposeScope();
@@ -27,15 +28,15 @@ public sealed record Augmentation(int CropPadding = 0, bool HorizontalFlip = fal
         {
             int p = CropPadding;
             var padded = torch.nn.functional.pad(x, [p, p, p, p]);
-            var oy = torch.randint(0, 2 * p + 1, [n], generator: generator, dtype: ScalarType.Int64, device: x.device);
-            var ox = torch.randint(0, 2 * p + 1, [n], generator: generator, dtype: ScalarType.Int64, device: x.device);
+            var oy = random.Integers(0, 2 * p + 1, [n], x.device);
+            var ox = random.Integers(0, 2 * p + 1, [n], x.device);
             var rows = (oy.view(n, 1) + torch.arange(h, dtype: ScalarType.Int64, device: x.device).view(1, h)).view(n, 1, h, 1).expand(n, c, h, w + 2 * p);
             var cols = (ox.view(n, 1) + torch.arange(w, dtype: ScalarType.Int64, device: x.device).view(1, w)).view(n, 1, 1, w).expand(n, c, h, w);
             y = padded.gather(2, rows).gather(3, cols);
         }
         if (HorizontalFlip)
         {
-            var flip = torch.rand([n], generator: generator, device: x.device).lt(0.5).view(n, 1, 1, 1);
+            var flip = random.Uniform([n], x.device).lt(0.5).view(n, 1, 1, 1);
             y = torch.where(flip, y.flip(3), y);
         }
         return (ReferenceEquals(y, x) ? x.clone() : y).MoveToOuterDisposeScope();

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using Fop.Research.Randomness;
 
 namespace Fop.Research.Data;
 
@@ -15,15 +16,6 @@ public static class BatchOrder
     /// </summary>
     public static int StepsPerEpoch(int count, int batchSize) =>
         batchSize > 1 && count % batchSize == 1 && count > 1 ? count / batchSize : (count + batchSize - 1) / batchSize;
-
-    /// <summary>A CPU generator seeded from a run seed and stream numbers (epoch, step, purpose).</summary>
-    public static Generator Generator(long seed, params long[] stream) => Generator(seed, torch.CPU, stream);
-
-    /// <summary>
-    /// A generator on <paramref name="device"/> seeded from a run seed and stream numbers: libtorch refuses a CPU
-    /// generator for random numbers drawn on a GPU. The same seed gives different draws on different device types.
-    /// </summary>
-    public static Generator Generator(long seed, Device device, params long[] stream) => new((ulong)StreamSeed(seed, stream), device);
 
     /// <summary>A non-negative seed mixed from a run seed and stream numbers (epoch, step, purpose), for any random source.</summary>
     public static long StreamSeed(long seed, params long[] stream)
@@ -45,8 +37,8 @@ public static class BatchOrder
     /// <summary>The shuffled indices of one epoch.</summary>
     public static Tensor Permutation(int count, long seed, int epoch)
     {
-        using var g = Generator(seed, 1, epoch);
-        return torch.randperm(count, generator: g);
+        using var random = new SeededRandom(seed, RandomPurpose.EpochOrder, epoch);
+        return random.Permutation(count, torch.CPU);
     }
 
     /// <summary>Indices of batch <paramref name="step"/> of an epoch, given that epoch's permutation.</summary>

@@ -87,7 +87,7 @@ public sealed record FopPlaneView(LandscapeSurface Surface, IReadOnlyList<PlaneS
             double along = gPerp.Dot(gAvg) / (avgNorm * avgNorm);
             using var perpOrth = gPerp.Combine(1, gAvg, -along);
             double perpNorm = perpOrth.Norm();
-            using var e2 = perpNorm > 0 ? perpOrth.Scale(-length / perpNorm) : LossLandscape.FilterNormalized(gAvg, new Generator(1, inputs.device)).Scale(0);
+            using var e2 = perpNorm > 0 ? perpOrth.Scale(-length / perpNorm) : gAvg.Scale(0);
 
             var steps = new List<PlaneStep>();
             double reach = 1;

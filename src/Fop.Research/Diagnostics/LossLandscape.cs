@@ -2,6 +2,7 @@ using Fop.Research.Curvature;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using Fop.Research.Randomness;
 
 namespace Fop.Research.Diagnostics;
 
@@ -86,15 +87,15 @@ public sealed class LossLandscape : IDisposable
     /// rescaled to that filter's norm in theta. One-dimensional parameters (biases, normalisation scales and shifts) get a
     /// zero direction unless <paramref name="includeBiasAndNorm"/>, which rescales each of them to its own norm.
     /// </summary>
-    public ParameterVector FilterNormalizedDirection(Generator generator, bool includeBiasAndNorm = false) =>
-        FilterNormalized(Origin, generator, includeBiasAndNorm);
+    public ParameterVector FilterNormalizedDirection(SeededRandom random, bool includeBiasAndNorm = false) =>
+        FilterNormalized(Origin, random, includeBiasAndNorm);
 
     /// <summary>The filter-normalised direction of <see cref="FilterNormalizedDirection"/> for any weights.</summary>
-    public static ParameterVector FilterNormalized(ParameterVector theta, Generator generator, bool includeBiasAndNorm = false) => new(theta.Names.Select(name =>
+    public static ParameterVector FilterNormalized(ParameterVector theta, SeededRandom random, bool includeBiasAndNorm = false) => new(theta.Names.Select(name =>
     {
         using var scope = torch.NewDisposeScope();
         var w = theta[name];
-        var d = torch.randn(w.shape, generator: generator, dtype: w.dtype, device: w.device);
+        var d = random.Normal(w.shape, w.device, w.dtype);
         Tensor result;
         if (w.dim() >= 2)
         {

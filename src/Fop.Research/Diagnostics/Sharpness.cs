@@ -2,6 +2,7 @@ using Fop.Research.Curvature;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using Fop.Research.Randomness;
 
 namespace Fop.Research.Diagnostics;
 
@@ -34,7 +35,7 @@ public static class Sharpness
 
     /// <summary>The <paramref name="count"/> largest eigenvalues (by algebraic value) by power iteration, deflating the ones found.</summary>
     public static double[] TopEigenvalues(Module<Tensor, Tensor> model, Tensor inputs, Tensor targets, int count = 1, int maxIterations = 100, double tolerance = 1e-6,
-        Generator? generator = null, Likelihood? likelihood = null)
+        SeededRandom? random = null, Likelihood? likelihood = null)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "count must be >= 1.");
         bool training = model.training;
@@ -44,7 +45,7 @@ public static class Sharpness
         {
             for (int k = 0; k < count; k++)
             {
-                var v = Normalized(Random(model, generator, rademacher: false));
+                var v = Normalized(Random(model, random, rademacher: false));
                 double value = 0;
                 for (int it = 0; it < maxIterations; it++)
                 {
@@ -71,7 +72,7 @@ public static class Sharpness
 
     /// <summary>Hutchinson's estimator tr H ~ mean of v^T H v over Rademacher vectors v, with its standard error.</summary>
     public static (double Trace, double StdError) HutchinsonTrace(Module<Tensor, Tensor> model, Tensor inputs, Tensor targets, int samples = 100,
-        Generator? generator = null, Likelihood? likelihood = null)
+        SeededRandom? random = null, Likelihood? likelihood = null)
     {
         if (samples < 2) throw new ArgumentOutOfRangeException(nameof(samples), samples, "samples must be >= 2.");
         bool training = model.training;
@@ -81,7 +82,7 @@ public static class Sharpness
             var values = new double[samples];
             for (int i = 0; i < samples; i++)
             {
-                using var v = Random(model, generator, rademacher: true);
+                using var v = Random(model, random, rademacher: true);
                 using var hv = HessianVectorProduct(model, inputs, targets, v, likelihood);
                 values[i] = hv.Dot(v);
             }
@@ -95,19 +96,29 @@ public static class Sharpness
     /// <summary>Top eigenvalues and trace together.</summary>
     public static SharpnessEstimate Estimate(Module<Tensor, Tensor> model, Tensor inputs, Tensor targets, int eigenvalues = 1, int traceSamples = 50, long seed = 0)
     {
-        using var g = new Generator((ulong)seed, inputs.device);
-        var top = TopEigenvalues(model, inputs, targets, eigenvalues, generator: g);
+        using var g = new SeededRandom((ulong)seed);
+        var top = TopEigenvalues(model, inputs, targets, eigenvalues, random: g);
         var (trace, se) = HutchinsonTrace(model, inputs, targets, traceSamples, g);
         return new SharpnessEstimate(top, trace, se);
     }
 
-    static ParameterVector Random(Module model, Generator? generator, bool rademacher) => new(model.named_parameters().Where(p => p.parameter.requires_grad).Select(p =>
+    /// <summary>A random direction in parameter space (Rademacher or Gaussian); without a stream, one seeded 0, so a call without one is still repeatable.</summary>
+    static ParameterVector Random(Module model, SeededRandom? random, bool rademacher)
     {
-        var t = rademacher
-            ? torch.randint(0, 2, p.parameter.shape, generator: generator, dtype: p.parameter.dtype, device: p.parameter.device) * 2 - 1
-            : torch.randn(p.parameter.shape, generator: generator, dtype: p.parameter.dtype, device: p.parameter.device);
-        return (p.name, t);
-    }));
+        using var own = random is null ? new SeededRandom(0) : null;
+        var r = random ?? own!;
+        return new(model.named_parameters().Where(p => p.parameter.requires_grad).Select(p =>
+        {
+            Tensor t;
+            if (rademacher)
+            {
+                using var bits = r.Integers(0, 2, p.parameter.shape, p.parameter.device, p.parameter.dtype);
+                t = bits * 2 - 1;
+            }
+            else t = r.Normal(p.parameter.shape, p.parameter.device, p.parameter.dtype);
+            return (p.name, t);
+        }).ToList());
+    }
 
     static ParameterVector Normalized(ParameterVector v)
     {

@@ -70,7 +70,8 @@ public sealed class DataParallel(ICommunicator communicator)
         var buffers = model.named_buffers().Select(b => b.buffer).Where(b => b.is_floating_point()).ToList();
         if (buffers.Count == 0) return;
         using var scope = torch.NewDisposeScope();
-        var weighted = buffers.Select(b => b * localExamples).Append(torch.tensor((double)localExamples)).ToList();
+        // The count goes into the buffers' fused all-reduce on their device (a CPU scalar cannot join a CUDA buffer).
+        var weighted = buffers.Select(b => b * localExamples).Append(torch.tensor((double)localExamples, device: buffers[0].device)).ToList();
         var buffer = FusedBuffer.Pack(weighted, ScalarType.Float64);
         Communicator.AllReduceSum(buffer);
         double total = buffer[-1].item<double>();

@@ -4,6 +4,7 @@ using Fop.Research.Optim;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using Fop.Research.Randomness;
 
 namespace Fop.Research.Distributed;
 
@@ -63,9 +64,9 @@ public static class DistributedCheck
     /// <summary>The same global batches on every rank (a seeded CPU generator): the batch size gives every rank of up to 8 at least one row of each half.</summary>
     static IReadOnlyList<(Tensor X, Tensor Y)> Batches(long[] shape, int classes, ScalarType dtype, int steps, long batch)
     {
-        using var g = new Generator(17);
+        using var random = new SeededRandom(17);
         return Enumerable.Range(0, steps).Select(_ =>
-            (torch.randn([batch, .. shape], generator: g).to_type(dtype), torch.randint(0, classes, [batch], generator: g))).ToList();
+            (random.Normal([batch, .. shape], torch.CPU).to_type(dtype), random.Integers(0, classes, [batch], torch.CPU))).ToList();
     }
 
     static (Module<Tensor, Tensor> Model, ModelOptimizer Optimizer) Train(DataParallel? parallel, string optimizer, Func<Module<Tensor, Tensor>> build,

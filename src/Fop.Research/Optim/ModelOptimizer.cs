@@ -166,7 +166,8 @@ public abstract class ModelOptimizer : IDisposable
     /// <summary>The optimizer's complete state (step counter, update-rule buffers, curvature) as named tensors.</summary>
     public Dictionary<string, Tensor> StateDict()
     {
-        var state = new Dictionary<string, Tensor> { ["step"] = torch.tensor(StepCount) };
+        // Every state tensor lives on the model's device (checkpoints move them to the CPU when they write).
+        var state = new Dictionary<string, Tensor> { ["step"] = torch.tensor(StepCount, device: Parameters.Count > 0 ? Parameters[0].Parameter.device : torch.CPU) };
         SaveState(state);
         return state;
     }

@@ -88,7 +88,8 @@ public sealed class AdamWRule(double beta1, double beta2, double eps, double wei
     /// <inheritdoc />
     public void SaveState(IDictionary<string, Tensor> state, string prefix)
     {
-        state[$"{prefix}step"] = torch.tensor(step);
+        // On the moments' device, like the rest of the state (the CPU before the first step, when there are none).
+        state[$"{prefix}step"] = torch.tensor(step, device: moments.Values.Select(m => m.M.device).FirstOrDefault() ?? torch.CPU);
         foreach (var (name, (m, v)) in moments)
         {
             state[$"{prefix}m/{name}"] = m;

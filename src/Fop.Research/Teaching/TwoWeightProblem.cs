@@ -105,10 +105,10 @@ public abstract class TwoWeightProblem
         return new Mat2(m[0, 0], m[0, 1], m[1, 0], m[1, 1]);
     }
 
-    /// <summary>Loss on a grid over <see cref="View"/>: Z[j][i] at (X[i], Y[j]).</summary>
-    public (double[] X, double[] Y, double[][] Z) LossGrid(int size = 61)
+    /// <summary>Loss on a grid over <see cref="View"/> (or <paramref name="view"/>): Z[j][i] at (X[i], Y[j]).</summary>
+    public (double[] X, double[] Y, double[][] Z) LossGrid(int size = 61, (double X0, double X1, double Y0, double Y1)? view = null)
     {
-        var (x0, x1, y0, y1) = View;
+        var (x0, x1, y0, y1) = view ?? View;
         var xs = Enumerable.Range(0, size).Select(i => x0 + (x1 - x0) * i / (size - 1)).ToArray();
         var ys = Enumerable.Range(0, size).Select(i => y0 + (y1 - y0) * i / (size - 1)).ToArray();
         return (xs, ys, ys.Select(y => xs.Select(x => Loss(new Vec2(x, y))).ToArray()).ToArray());

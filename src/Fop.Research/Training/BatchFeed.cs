@@ -1,6 +1,7 @@
 using Fop.Research.Data;
 using TorchSharp;
 using static TorchSharp.torch;
+using Fop.Research.Randomness;
 
 namespace Fop.Research.Training;
 
@@ -61,8 +62,8 @@ public sealed class BatchFeed : IDisposable
         var (x, y) = data.Batch(index, view, device);
         if (!config.Augment.IsIdentity)
         {
-            using var g = BatchOrder.Generator(config.Seed, device, 2, epoch, step);
-            x = config.Augment.Apply(x, g);
+            using var random = new SeededRandom(config.Seed, RandomPurpose.Augmentation, epoch, step);
+            x = config.Augment.Apply(x, random);
         }
         return (x.MoveToOuterDisposeScope(), y.MoveToOuterDisposeScope());
     }

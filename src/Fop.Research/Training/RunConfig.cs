@@ -82,6 +82,8 @@ public sealed record RunConfig
     public long Seed { get; init; }
     /// <summary>cpu, cuda or auto.</summary>
     public string Device { get; init; } = "cpu";
+    /// <summary>Allow TensorFloat-32 matmuls and convolutions on CUDA (default false: full float32, what CPU/CUDA agreement assumes; no effect on the CPU).</summary>
+    public bool Tf32 { get; init; }
     /// <summary>Intra-op threads (0: libtorch's default).</summary>
     public int Threads { get; init; }
     /// <summary>Also checkpoint every N steps (0: only at the end of each epoch).</summary>

@@ -1,5 +1,6 @@
 using TorchSharp;
 using Fop.Research.Data;
+using Fop.Research.Randomness;
 
 namespace Fop.Research.Training;
 
@@ -24,8 +25,8 @@ public sealed class RunData(ImageDataset train, ImageDataset test, ImageDataset?
         var exact = counts.Select(c => c * (double)count / set.Count).ToArray();
         var share = exact.Select(e => (long)Math.Floor(e)).ToArray();
         foreach (var c in Enumerable.Range(0, counts.Length).OrderByDescending(c => exact[c] - share[c]).ThenBy(c => c).Take(count - (int)share.Sum())) share[c]++;
-        using var g = BatchOrder.Generator(seed, 6);
-        using var order = torch.randperm(set.Count, generator: g);
+        using var random = new SeededRandom(seed, RandomPurpose.ValidationSplit);
+        using var order = random.Permutation(set.Count, torch.CPU);
         using var labels = set.Labels.cpu();
         var label = labels.data<long>().ToArray();
         var taken = new long[counts.Length];

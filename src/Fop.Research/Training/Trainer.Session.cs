@@ -77,6 +77,7 @@ public sealed partial class Trainer
             AtomicFile.WriteAllText(Path.Combine(runDir, "config.json"), ConfigFile.ToJson(config));
             if (config.Threads > 0) torch.set_num_threads(config.Threads);
             device = DeviceChoice.Resolve(config.Device);
+            DeviceChoice.SetTf32(device, config.Tf32);
 
             torch.manual_seed(config.Seed);
             model = ModelCatalog.Create(config.Model, data.Train.ExampleShape, data.Train.NumClasses, config.MlpHidden);

@@ -2,6 +2,7 @@ using Fop.Research.Curvature;
 using Fop.Research.Optim;
 using TorchSharp;
 using static TorchSharp.torch;
+using Fop.Research.Randomness;
 
 namespace Fop.Research.Tests.Core;
 
@@ -15,8 +16,8 @@ public class HostReadTests
 {
     static (Tensor X, Tensor Y) Batch()
     {
-        var g = new Generator(5);
-        return (torch.randn(new long[] { 32, 6 }, generator: g, dtype: ScalarType.Float64), torch.randint(0, 4, new long[] { 32 }, generator: g));
+        using var g = new SeededRandom(5);
+        return (g.Normal([32, 6], torch.CPU, ScalarType.Float64), g.Integers(0, 4, [32], torch.CPU));
     }
 
     static ModelOptimizer Make(string kind, TorchSharp.Modules.Sequential model)

@@ -3,6 +3,7 @@ using Fop.Research.Data;
 using Fop.Research.Optim;
 using TorchSharp;
 using static TorchSharp.torch;
+using Fop.Research.Randomness;
 
 namespace Fop.Research.Tests.Core;
 
@@ -17,7 +18,7 @@ public sealed class MonteCarloFisherTests
         {
             const int m = 20000;
             var outputs = torch.tensor(logits, dtype: ScalarType.Float64).unsqueeze(0).expand(m, 5).contiguous();
-            using var g = BatchOrder.Generator(42, 3, 0);
+            using var g = new SeededRandom(42, RandomPurpose.MonteCarloLabels, 0);
             var counts = torch.bincount(Likelihood.Categorical.Sample(outputs, g), minlength: 5).data<long>().ToArray();
             var p = torch.nn.functional.softmax(outputs[0], 0).data<double>().ToArray();
             double chi2 = counts.Select((c, k) => (c - m * p[k]) * (c - m * p[k]) / (m * p[k])).Sum();
@@ -58,7 +59,7 @@ public sealed class MonteCarloFisherTests
         // The labels the optimizer's sampler draws at step 0 (the one thing both sides share).
         Tensor sampled;
         using (torch.no_grad())
-        using (var g = BatchOrder.Generator(seed, 3, 0))
+        using (var g = new SeededRandom(seed, RandomPurpose.MonteCarloLabels, 0))
             sampled = Likelihood.Categorical.Sample(model.call(x), g);
 
         // Reference: manual forward and backward of the 5-4-3 tanh MLP, factors from their definitions, pi-split damping, one solve per side.

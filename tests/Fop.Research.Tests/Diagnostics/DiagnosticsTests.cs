@@ -6,6 +6,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using Fop.Research.Randomness;
 
 namespace Fop.Research.Tests.Diagnostics;
 
@@ -21,7 +22,7 @@ public sealed class DiagnosticsTests : IDisposable
     {
         var model = Core.FactorConventionTests.ConvNet(1);
         using var theta = ParameterVector.Of(model);
-        using var g = new Generator(3);
+        using var g = new SeededRandom(3);
         using var d = LossLandscape.FilterNormalized(theta, g);
         foreach (var name in theta.Names)
         {
@@ -34,7 +35,7 @@ public sealed class DiagnosticsTests : IDisposable
             }
             else Assert.Equal(0, d[name].abs().max().item<double>());
         }
-        using var g2 = new Generator(3);
+        using var g2 = new SeededRandom(3);
         using var withBias = LossLandscape.FilterNormalized(theta, g2, includeBiasAndNorm: true);
         Assert.Equal(theta["conv.bias"].norm().item<double>(), withBias["conv.bias"].norm().item<double>(), 9);
     }
@@ -49,7 +50,7 @@ public sealed class DiagnosticsTests : IDisposable
         var y = torch.randint(0, 4, [50]);
         double Direct(Module<Tensor, Tensor> m) { using var _ = torch.no_grad(); return functional.cross_entropy(m.call(x), y).item<double>(); }
         using var landscape = new LossLandscape(a, x, y, batchSize: 50);
-        using var g = new Generator(1);
+        using var g = new SeededRandom(1);
         using var d = landscape.FilterNormalizedDirection(g);
         Assert.Equal(landscape.Evaluate().Loss, landscape.At(d, 0).Loss);
         Assert.Equal(Direct(a), landscape.At(d, 0).Loss, 12);
@@ -78,8 +79,8 @@ public sealed class DiagnosticsTests : IDisposable
     {
         var (model, x, y, h) = LinearRegression();
         var exact = torch.linalg.eigvalsh(h).data<double>().OrderDescending().ToArray();
-        using var g = new Generator(2);
-        var top = Sharpness.TopEigenvalues(model, x, y, count: 2, maxIterations: 500, tolerance: 1e-12, generator: g, likelihood: Likelihood.Gaussian);
+        using var g = new SeededRandom(2);
+        var top = Sharpness.TopEigenvalues(model, x, y, count: 2, maxIterations: 500, tolerance: 1e-12, random: g, likelihood: Likelihood.Gaussian);
         Assert.Equal(exact[0], top[0], 6);
         Assert.Equal(exact[1], top[1], 5);
     }
@@ -88,8 +89,8 @@ public sealed class DiagnosticsTests : IDisposable
     public void HutchinsonsTraceIsWithinAFewPercentOnAKnownHessian()
     {
         var (model, x, y, h) = LinearRegression();
-        using var g = new Generator(4);
-        var (trace, se) = Sharpness.HutchinsonTrace(model, x, y, samples: 300, generator: g, likelihood: Likelihood.Gaussian);
+        using var g = new SeededRandom(4);
+        var (trace, se) = Sharpness.HutchinsonTrace(model, x, y, samples: 300, random: g, likelihood: Likelihood.Gaussian);
         double exact = h.trace().item<double>();
         Assert.True(Math.Abs(trace - exact) < 0.05 * exact, $"trace {trace} vs {exact}");
         Assert.True(Math.Abs(trace - exact) < 4 * se, $"trace {trace} vs {exact}, standard error {se}");
@@ -104,13 +105,13 @@ public sealed class DiagnosticsTests : IDisposable
         var G = torch.tensor(new[] { 0.5, -0.3, 0.2, 0.0, 0.1 }, dtype: ScalarType.Float64);
         var s = torch.tensor(new[] { 1.0, 0.5, 2.0, 0.3, 1.2 }, dtype: ScalarType.Float64);
         double normSq = G.square().sum().item<double>(), trace = s.square().sum().item<double>();
-        using var gen = new Generator(21);
+        using var gen = new SeededRandom(21);
         const int draws = 4000;
         var norms = new double[draws];
         var traces = new double[draws];
         for (int r = 0; r < draws; r++)
         {
-            var e = torch.randn(n1 + n2, 5, generator: gen, dtype: ScalarType.Float64) * s + G;
+            var e = gen.Normal([n1 + n2, 5], torch.CPU, ScalarType.Float64) * s + G;
             var g1 = e.narrow(0, 0, n1).mean([0]);
             var g2 = e.narrow(0, n1, n2).mean([0]);
             var est = NoiseEstimate.FromParts([g1], [g2], n1, n2);

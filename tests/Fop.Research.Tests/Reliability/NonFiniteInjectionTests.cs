@@ -4,6 +4,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using Fop.Research.Randomness;
 
 namespace Fop.Research.Tests.Reliability;
 
@@ -25,7 +26,7 @@ public sealed class NonFiniteInjectionTests
         public bool Armed { get; set; }
         public override Tensor LossSum(Tensor outputs, Tensor targets) =>
             Categorical.LossSum(outputs, targets) + (Armed ? double.NaN : 0.0);
-        public override Tensor Sample(Tensor outputs, Generator generator) => Categorical.Sample(outputs, generator);
+        public override Tensor Sample(Tensor outputs, SeededRandom random) => Categorical.Sample(outputs, random);
         public override IEnumerable<Tensor> FisherSqrtColumns(Tensor outputs) => Categorical.FisherSqrtColumns(outputs);
         public override long Correct(Tensor outputs, Tensor targets) => Categorical.Correct(outputs, targets);
     }
