@@ -2,7 +2,7 @@ using Spectre.Console.Cli;
 
 namespace Fop.Cli;
 
-/// <summary>The command's exit codes (README, "Failure behaviour") and which exceptions count as bad input.</summary>
+/// <summary>The command's exit codes (docs/failure-behaviour.md) and which exceptions count as bad input.</summary>
 internal static class ExitCodes
 {
     /// <summary>The command did what it was asked.</summary>

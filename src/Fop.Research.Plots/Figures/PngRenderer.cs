@@ -21,6 +21,8 @@ public static class PngRenderer
     public static byte[] Encode(Figure figure)
     {
         var (w, h) = PanelSize;
+        // A legend under its panel (long labels) adds its own height, so the data area keeps the usual size.
+        h += figure.Panels.Select(p => LegendLabels(p).ToList()).Where(l => l.Any(x => x.Length > WideLabel)).Select(l => 22 * l.Count(x => x.Length > 0) + 30).DefaultIfEmpty(0).Max();
         int columns = Math.Max(1, Math.Min(figure.Columns, figure.Panels.Count));
         int rows = (figure.Panels.Count + columns - 1) / columns;
         const int header = 36;
@@ -184,9 +186,20 @@ public static class PngRenderer
     /// One legend outside the data: at the right while its labels are short, below the plot when they are long, so that a
     /// long legend never squeezes the data area (and never stands twice).
     /// </summary>
+    /// <summary>Labels longer than this put the legend under the panel instead of beside it.</summary>
+    const int WideLabel = 60;
+
+    /// <summary>The legend labels a panel shows (empty ones are not drawn).</summary>
+    static IEnumerable<string> LegendLabels(Panel panel) => panel switch
+    {
+        LinePanel p => p.Series.Select(x => x.Label).Concat(p.References.Select(r => r.Label)).Append(p.Target is null ? "" : p.TargetLabel ?? ""),
+        FieldPanel p => p.Paths.Select(x => x.Label).Concat(p.Markers.Select(m => m.Label)),
+        _ => [],
+    };
+
     static void ShowLegendOutside(Plot plot, IEnumerable<string> labels)
     {
-        bool wide = labels.Any(l => l.Length > 60);
+        bool wide = labels.Any(l => l.Length > WideLabel);
         plot.ShowLegend(wide ? Edge.Bottom : Edge.Right);
         if (wide) plot.Legend.Orientation = Orientation.Vertical;
     }

@@ -22,7 +22,7 @@ public static class DeviceChoice
     {
         "cpu" => torch.CPU,
         "cuda" => CudaAvailable ? LocalCuda()
-            : throw new ArgumentException("device=cuda but CUDA is not available: build with -p:FopLibtorch=cuda (TorchSharp-cuda-linux) or -p:FopLibtorch=system (the machine's own libtorch) on a machine with an NVIDIA GPU (README, \"CUDA\"), or use --device cpu."),
+            : throw new ArgumentException("device=cuda but CUDA is not available: build with -p:FopLibtorch=cuda (TorchSharp-cuda-linux) or -p:FopLibtorch=system (the machine's own libtorch) on a machine with an NVIDIA GPU (docs/cuda.md), or use --device cpu."),
         "auto" => CudaAvailable ? LocalCuda() : torch.CPU,
         _ => throw new ArgumentException($"device '{name}' is not cpu, cuda or auto."),
     };
