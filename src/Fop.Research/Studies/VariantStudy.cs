@@ -61,8 +61,8 @@ public static class VariantStudy
         return study.TargetFrom?.From(runs) is double derived ? own.Append(derived).Distinct().Order().ToList() : own;
     }
 
-    /// <summary>The files of a run folder copied into a study's results/runs (reused.json: the run is another study's, see <see cref="RunReuse"/>).</summary>
-    public static IReadOnlyList<string> Recorded { get; } = ["config.json", "summary.json", "metrics.csv", "reused.json"];
+    /// <summary>The files of a run folder copied into a study's results/runs (reused.json: the run is another study's, see <see cref="RunReuse"/>; evals.csv: validation between steps near a target).</summary>
+    public static IReadOnlyList<string> Recorded { get; } = ["config.json", "summary.json", "metrics.csv", "evals.csv", "reused.json"];
     /// <summary>Runs of at most this many steps also keep their steps.csv in the results.</summary>
     public const long StepsLogLimit = 250;
 
@@ -105,7 +105,7 @@ public static class VariantStudy
             Directory.CreateDirectory(copy);
             // Results are rewritten after every run: copy only what changed since the last copy. The per-step log (loss, beta,
             // eta, the KL-clip factor) is small for the half- and full-batch runs, the ones the mechanism and damping studies read.
-            foreach (var f in summary.Steps <= StepsLogLimit ? Recorded.Append("steps.csv") : Recorded)
+            foreach (var f in Recorded.Concat(study.Records).Concat(summary.Steps <= StepsLogLimit ? ["steps.csv"] : []).Distinct())
             {
                 string source = Path.Combine(runDir, f), target = Path.Combine(copy, f);
                 if (File.Exists(source) && (!File.Exists(target) || File.GetLastWriteTimeUtc(source) > File.GetLastWriteTimeUtc(target)))
