@@ -103,10 +103,11 @@ public static class CurveClaimsReport
     {
         var targets = rows.SelectMany(r => r.Steps.Select(s => s.Target)).Distinct().Order().ToList();
         Section(sb, "FOP's mechanism against batch size",
-            "Medians over each run's logged steps, then mean ± 95% half-width over seeds: FOP's |g_perp| / |g_avg|, beta, eta and cos(g1, g2) (diagnostics steps), and the simple noise scale " +
+            "Medians over each run's logged steps, then mean ± 95% half-width over seeds: FOP's \\|g_perp\\| / \\|g_avg\\|, beta, eta and cos(g1, g2) (diagnostics steps), and the simple noise scale " +
             "B_simple (gradient-noise steps of FOP's and KFAC's runs; `-` where the runs did not log it). FOP minus KFAC at the same rate, paired by seed: best validation accuracy in points " +
             "(runs that failed left out), FOP / KFAC steps to each target (geometric mean over seeds where both reached it; `a/b`: seeds where only FOP / only KFAC reached it).",
-            new[] { "config", "batch", "lr", "FOP / KFAC seeds", "|g_perp| / |g_avg|", "beta", "eta", "cos(g1, g2)", "B_simple", "batch / B_simple", "Δ best val acc" }
+            // Pipes inside a cell would split it: the norms are written with escaped bars.
+            new[] { "config", "batch", "lr", "FOP / KFAC seeds", @"\|g_perp\| / \|g_avg\|", "beta", "eta", "cos(g1, g2)", "B_simple", "batch / B_simple", "Δ best val acc" }
                 .Concat(targets.Select(t => $"FOP / KFAC steps to {Pct(t)}")).ToArray());
         foreach (var r in rows)
         {
@@ -137,7 +138,7 @@ public static class CurveClaimsReport
     static string Pct(double t) => (100 * t).ToString("0.##", Ci) + "%";
     static string F2(double v) => double.IsFinite(v) ? v.ToString("0.00", Ci) : "-";
     static string Signed(double v) => double.IsFinite(v) ? v.ToString("+0.00;-0.00;0.00", Ci) : "-";
-    static string P(double p) => double.IsNaN(p) ? "-" : p < 0.001 ? p.ToString("0.0e0", Ci) : p.ToString("0.000", Ci);
+    static string P(double p) => double.IsNaN(p) ? "-" : p == 0 ? "0" : p < 0.001 ? p.ToString("0.0e0", Ci) : p.ToString("0.000", Ci);
 
     static void Section(StringBuilder sb, string title, string intro, params string[] columns)
     {
