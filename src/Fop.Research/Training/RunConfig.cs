@@ -26,7 +26,7 @@ public sealed record RunConfig
     public int TestSubset { get; init; }
     /// <summary>Image side for image-folder data sets (stored and cropped size).</summary>
     public int ImageSize { get; init; } = 224;
-    /// <summary>Model name: mlp, smallcnn, resnet18, resnet32, resnet50, vit.</summary>
+    /// <summary>Model name: mlp, smallcnn, smallcnn-bn (BatchNorm after each conv), resnet18, resnet32, resnet50, vit.</summary>
     public string Model { get; init; } = "smallcnn";
     /// <summary>Hidden widths of the MLP.</summary>
     public int[] MlpHidden { get; init; } = [512, 256];
