@@ -103,4 +103,22 @@ public sealed class RateGridStudyTests : IDisposable
         // Any other difference still makes it another run.
         Assert.Null(RunReuse.Find(ConfigFile.Override(Fine(full, 0.001), ["lr=0.02"]).Validate(), [other]));
     }
+
+    [Theory]
+    [InlineData("fmnist-curves-b8192", 45, 2)]       // the fair tuning's seed-0 runs at 0.012 diverged below 80%
+    [InlineData("fmnist-curves-b55000", 39, 23)]     // one step per epoch: every seed-0 run, seeds 1-2 at the chosen and swapped rates
+    [InlineData("fmnist-curves-mechanism", 18, 0)]
+    [InlineData("fmnist-curves-cnn", 16, 0)]
+    public void TheCurvesStudiesPlanTheirRunsAndReuseTheFairStudysWhereNothingWouldDiffer(string name, int runs, int reused)
+    {
+        var root = Data.DatasetFiles.RepositoryRoot() ?? throw new InvalidOperationException("repository root not found");
+        var file = Path.Combine(root, "experiments", "studies", name + ".json");
+        // As experiments/scripts/curves-study.sh runs them: one thread, pinned to one core.
+        var study = StudyFile.Load(file) with { Common = [.. StudyFile.Load(file).Common, "threads=1"] };
+        var plan = VariantStudy.Plan(study, Path.GetDirectoryName(file)!, Path.Combine(root, "experiments", "results"));
+        Assert.Equal(runs, plan.Count);
+        Assert.Equal(runs, plan.Select(p => p.Config.Name).Distinct().Count());
+        var dirs = study.Reuse.Select(s => Path.Combine(root, "experiments", "results", s, "runs")).ToList();
+        Assert.Equal(reused, plan.Count(p => RunReuse.Find(p.Config, dirs) is not null));
+    }
 }

@@ -15,8 +15,12 @@ public sealed record ReuseRecord(string ReusedFrom, string OriginalName);
 /// </summary>
 public static class RunReuse
 {
-    /// <summary>Keys that may differ between a planned run and the run that stands in for it: its name, where it reads and writes, and the target (which only decides where time-to-target is read).</summary>
-    public static IReadOnlySet<string> Ignored { get; } = new HashSet<string> { "name", "output_dir", "data_dir", "checkpoint_every_steps", "target_accuracy" };
+    /// <summary>
+    /// Keys that may differ between a planned run and the run that stands in for it: its name, where it reads and writes, the
+    /// target (which only decides where time-to-target is read), and the thread count (how a study shares the machine; a
+    /// resumed run may change it too, see <see cref="ConfigDifferences.Extending"/>).
+    /// </summary>
+    public static IReadOnlySet<string> Ignored { get; } = new HashSet<string> { "name", "output_dir", "data_dir", "checkpoint_every_steps", "target_accuracy", "threads" };
 
     /// <summary>Keys of evaluation between steps: a planned run may have them where the finished run did not, when that run's records already hold what they would add (<see cref="EvaluatedAsFinely"/>).</summary>
     public static IReadOnlySet<string> FineEvaluation { get; } = new HashSet<string> { "eval_every_step_above", "eval_every_step_until" };

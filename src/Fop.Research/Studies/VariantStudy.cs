@@ -17,6 +17,9 @@ public sealed record StudyRun(string Config, string Variant, long Seed, RunSumma
     public (int? Epochs, double? Seconds) ToTarget(double target) => RunOutcome.FirstCrossing(Metrics, target);
 }
 
+/// <summary>One run a study file plans: its base config's name, variant, seed and config.</summary>
+public sealed record PlannedRun(string BaseConfig, string Variant, long Seed, RunConfig Config);
+
 /// <summary>Runs a <see cref="StudyFile"/> (resumably, seeds outermost so an interrupted study has whole seeds) and writes its results, tables and run records.</summary>
 public static class VariantStudy
 {
@@ -26,18 +29,24 @@ public static class VariantStudy
     /// </summary>
     public static IReadOnlyList<StudyRun> Run(StudyFile study, string studyDir, StudyRunner runner, Action<IReadOnlyList<StudyRun>>? afterRun = null, string resultsRoot = "experiments/results")
     {
-        var bases = Bases(study, studyDir);
-        var planned = study.Seeds.SelectMany(seed => bases.SelectMany(b => study.Variants.Where(v => v.RunsOn(b.Name)).Select(v => (b, v, seed,
-            Config: ConfigFile.Override(b, v.Overrides(b.Name, resultsRoot).Concat([$"seed={seed}", $"name={b.Name}-{StudyFile.Slug(v.Label)}-s{seed}"])).Validate())))).ToList();
+        var planned = Plan(study, studyDir, resultsRoot);
         // The whole plan is checked against finished runs first: a refusal leaves the results folder as it was.
         foreach (var p in planned) runner.Check(p.Config);
         var runs = new List<StudyRun>();
         foreach (var p in planned)
         {
-            runs.Add(new StudyRun(p.b.Name, p.v.Label, p.seed, runner.Run(p.Config), runner.RunDir(p.Config.Name)));
+            runs.Add(new StudyRun(p.BaseConfig, p.Variant, p.Seed, runner.Run(p.Config), runner.RunDir(p.Config.Name)));
             afterRun?.Invoke(runs);
         }
         return runs;
+    }
+
+    /// <summary>Every run the study plans, seeds outermost, each config built and validated (nothing is trained or written).</summary>
+    public static IReadOnlyList<PlannedRun> Plan(StudyFile study, string studyDir, string resultsRoot = "experiments/results")
+    {
+        var bases = Bases(study, studyDir);
+        return study.Seeds.SelectMany(seed => bases.SelectMany(b => study.Variants.Where(v => v.RunsOn(b.Name)).Select(v => new PlannedRun(b.Name, v.Label, seed,
+            ConfigFile.Override(b, v.Overrides(b.Name, resultsRoot).Concat([$"seed={seed}", $"name={b.Name}-{StudyFile.Slug(v.Label)}-s{seed}"])).Validate())))).ToList();
     }
 
     /// <summary>The study's base configs (with its common overrides), checked to have distinct names that the variants' config lists name.</summary>
