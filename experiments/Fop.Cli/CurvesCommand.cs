@@ -70,6 +70,6 @@ internal sealed class CurvesCommand : Command<CurvesCommand.Settings>
 
     /// <summary>The runs of the claim studies and the mechanism study, read at one set of targets.</summary>
     static IReadOnlyList<CurveRun> Reread(IReadOnlyList<CurveStudy> claims, CurveStudy? mechanism, IReadOnlyList<double> targets, string results) =>
-        claims.Append(mechanism).OfType<CurveStudy>()
+        claims.Append(mechanism).OfType<CurveStudy>().DistinctBy(s => s.Study.Name)
             .SelectMany(s => RateCurves.Read(s.Study, StudyResults.Load(Path.Combine(results, s.Study.Name)), targets)).ToList();
 }

@@ -17,6 +17,8 @@ public sealed record MechanismRow(string Config, int Batch, double Rate, int Fop
     /// </summary>
     public static IReadOnlyList<MechanismRow> Of(IReadOnlyList<CurveRun> runs, IReadOnlyList<double> targets)
     {
+        // A run listed twice (a study passed in two roles) is one run.
+        runs = runs.DistinctBy(r => r.RunDir).ToList();
         var medians = runs.ToDictionary(r => r.RunDir, r => MechanismRun.Read(r.RunDir));
         return runs.Where(r => r.Optimizer == CurveClaims.FopOptimizer).GroupBy(r => (r.Config, r.Batch, r.Rate)).OrderBy(g => g.Key.Batch).ThenBy(g => g.Key.Rate).Select(g =>
         {
