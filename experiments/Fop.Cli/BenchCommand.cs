@@ -23,7 +23,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
-        [CommandOption("--model <NAME>"), Description("mlp, smallcnn, resnet18, resnet32, resnet50 or vit (default smallcnn).")]
+        [CommandOption("--model <NAME>"), Description("mlp, smallcnn, smallcnn-bn, resnet18, resnet32, resnet50 or vit (default smallcnn).")]
         public string Model { get; init; } = "smallcnn";
 
         [CommandOption("--batch <N>"), Description("Examples per step (default 4096).")]
@@ -85,7 +85,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         var device = DeviceChoice.Resolve(s.Device);
         var (shape, classes) = s.Model switch
         {
-            "mlp" or "smallcnn" => (new long[] { 1, 28, 28 }, 10),
+            "mlp" or "smallcnn" or "smallcnn-bn" => (new long[] { 1, 28, 28 }, 10),
             "resnet18" or "resnet32" => (new long[] { 3, 32, 32 }, 10),
             "resnet50" => (new long[] { 3, 224, 224 }, 1000),
             "vit" => (new long[] { 3, 224, 224 }, 100),
@@ -97,7 +97,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         // Batches: real Fashion-MNIST examples in the training order where the model takes them, else fixed random ones.
         RunData? data = null;
         string dataKind = "random";
-        if (s.Data == "real" && s.Model is "mlp" or "smallcnn")
+        if (s.Data == "real" && s.Model is "mlp" or "smallcnn" or "smallcnn-bn")
         {
             try { data = RunData.Load(ConfigFile.Load(null, ["dataset=fashion-mnist"])); dataKind = "fashion-mnist"; }
             catch (DatasetUnavailableException e) { AnsiConsole.MarkupLine(Markup.Escape($"Fashion-MNIST unavailable ({e.Message.Split('.')[0]}); using random batches.")); }

@@ -18,6 +18,7 @@ app.Configure(c =>
     c.AddCommand<SweepCommand>("sweep").WithDescription("Run the cross product of --grid settings, one run folder each; resumes where it stopped.");
     c.AddCommand<StudyFileCommand>("study").WithDescription("Run a study declared in a file (experiments/studies/*.json): configs x variants x seeds, paired tables with 95% intervals; resumable.");
     c.AddCommand<ClaimsCommand>("claims").WithDescription("The paper's claims (speed-up, reaching the target, small damping, long-tailed error) checked on the fair study's committed results, a verdict per cell.");
+    c.AddCommand<CurvesCommand>("curves").WithDescription("Rate curves of the fair study's third pass: cross-fitted and matched-rate comparisons with Holm over the declared family, and FOP's mechanism against batch (experiments/results/fmnist-curves-claims.md).");
     c.AddCommand<QuickstartCommand>("quickstart").WithDescription("Fashion-MNIST, small CNN: train every optimizer briefly, print a table, write a plot.");
     c.AddCommand<BenchCommand>("bench").WithDescription("Milliseconds per optimizer step (amortised over curvature intervals) and the ratio to SGD.");
     c.AddCommand<ReportCommand>("report").WithDescription("Figures (PNG + offline HTML) and a markdown summary for a study results folder, a run folder or a folder of runs.");

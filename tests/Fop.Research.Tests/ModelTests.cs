@@ -30,6 +30,7 @@ public class ModelTests
 
     [Theory]
     [InlineData("smallcnn", 1, 28, 10)]
+    [InlineData("smallcnn-bn", 1, 28, 10)]
     [InlineData("resnet32", 3, 32, 100)]
     [InlineData("resnet18", 3, 32, 10)]
     public void ModelsMapBatchesToLogits(string name, int channels, int size, int classes)

@@ -1,10 +1,24 @@
 namespace Fop.Research.Plots.Figures;
 
+/// <summary>Why a run has no value on a panel's data axis.</summary>
+public enum FailureKind
+{
+    /// <summary>It trained but never reached the panel's target.</summary>
+    NotReached,
+    /// <summary>It diverged or was abandoned as stalled.</summary>
+    Diverged,
+}
+
+/// <summary>Runs of a series at one x that have no value on the data axis: drawn at that x in the panel's failure strip, below the data, with their count.</summary>
+public sealed record Failure(double X, FailureKind Kind, int Count = 1);
+
 /// <summary>A line (optionally with a shaded band from Lower to Upper, e.g. mean ± std over seeds).</summary>
 public sealed record Series(string Label, double[] X, double[] Y, double[]? Lower = null, double[]? Upper = null, bool Markers = false, bool Dashed = false)
 {
     /// <summary>Unconnected points in the series' colour, drawn hollow (e.g. tuning runs that diverged, placed on the panel's floor).</summary>
     public IReadOnlyList<(double X, double Y)> Hollow { get; init; } = [];
+    /// <summary>Runs with no value here (never reached the target, diverged): drawn in the panel's failure strip, never on the data axis.</summary>
+    public IReadOnlyList<Failure> Failures { get; init; } = [];
 
     /// <summary>The palette colour (series of one group share it, e.g. the seeds of one variant); null: the next colour in order.</summary>
     public int? PaletteIndex { get; init; }

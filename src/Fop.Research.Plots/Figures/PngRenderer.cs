@@ -137,8 +137,64 @@ public static class PngRenderer
             if (ys.Length > 0) plot.Axes.Left.TickGenerator = LogTicks(ys.Min(), ys.Max());
         }
         if (p.YRange is { } range) plot.Axes.SetLimitsY(p.LogY ? Math.Log10(range.Min) : range.Min, p.LogY ? Math.Log10(range.Max) : range.Max);
+        if (p.Series.Any(s => s.Failures.Count > 0)) FailureStrip(plot, p, palette);
         if (p.Series.Count + p.References.Count + (p.Target is null ? 0 : 1) > 0)
             ShowLegendOutside(plot, p.Series.Select(x => x.Label).Concat(p.References.Select(r => r.Label)).Append(p.TargetLabel ?? ""));
+    }
+
+    /// <summary>
+    /// A shaded strip under the data, labelled "failed" on the y axis, with one row per series that has failures: a cross per
+    /// x where runs diverged, a hollow circle where they never reached the target, the count beside it when more than one.
+    /// The y axis is ticked only over the data, so nothing in the strip reads as a value. Linear y axes only.
+    /// </summary>
+    static void FailureStrip(Plot plot, LinePanel p, ScottPlot.IPalette palette)
+    {
+        if (p.LogY) throw new ArgumentException($"{p.Title}: a failure strip needs a linear y axis.");
+        var values = p.Series.SelectMany(s => s.Y.Concat(s.Lower ?? []).Concat(s.Upper ?? [])).Concat(p.Target is double tv ? [tv] : []).Where(double.IsFinite).ToList();
+        double lo = p.YRange?.Min ?? (values.Count > 0 ? values.Min() : 0), hi = p.YRange?.Max ?? (values.Count > 0 ? values.Max() : 1);
+        if (!(hi > lo)) (lo, hi) = (lo - 0.5, hi + 0.5);
+        double span = hi - lo;
+        var rows = p.Series.Select((s, k) => (Series: s, Color: palette.GetColor(k))).Where(x => x.Series.Failures.Count > 0).ToList();
+        double top = lo - 0.10 * span, height = Math.Max(0.14, 0.07 * rows.Count) * span, bottom = top - height;
+        var strip = plot.Add.VerticalSpan(bottom, top);
+        strip.FillColor = Colors.Gray.WithAlpha(0.15);
+        strip.LineColor = Colors.Gray.WithAlpha(0.6);
+        for (int r = 0; r < rows.Count; r++)
+        {
+            double y = top - (r + 0.5) / rows.Count * height;
+            foreach (var f in rows[r].Series.Failures)
+            {
+                double x = p.LogX ? Math.Log10(f.X) : f.X;
+                var mk = plot.Add.Marker(x, y);
+                mk.Shape = f.Kind == FailureKind.Diverged ? MarkerShape.Eks : MarkerShape.OpenCircle;
+                mk.Size = 10;
+                mk.Color = rows[r].Color;
+                if (f.Count > 1)
+                {
+                    var count = plot.Add.Text($"{f.Count}", x, y);
+                    count.LabelFontSize = 12;
+                    count.LabelFontColor = rows[r].Color;
+                    count.LabelAlignment = Alignment.MiddleLeft;
+                    count.OffsetX = 7;
+                }
+            }
+        }
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        double raw = span / 5, magnitude = Math.Pow(10, Math.Floor(Math.Log10(raw)));
+        double step = new[] { 1.0, 2.0, 5.0, 10.0 }.Select(m => m * magnitude).First(v => v >= raw);
+        for (double v = Math.Ceiling(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.AddMajor(v, v.ToString("g4"));
+        ticks.AddMajor((top + bottom) / 2, "failed");
+        plot.Axes.Left.TickGenerator = ticks;
+        plot.Axes.SetLimitsY(bottom - 0.04 * span, hi + 0.06 * span);
+        // Legend entries for the two marks, in black: which shape means what.
+        foreach (var (kind, label) in new[] { (FailureKind.Diverged, "diverged or stalled"), (FailureKind.NotReached, "never reached") })
+        {
+            if (!rows.Any(x => x.Series.Failures.Any(f => f.Kind == kind))) continue;
+            var key = plot.Add.Marker(double.NaN, double.NaN);
+            key.Shape = kind == FailureKind.Diverged ? MarkerShape.Eks : MarkerShape.OpenCircle;
+            key.Color = Colors.Black;
+            key.LegendText = label;
+        }
     }
 
     /// <summary>
@@ -159,7 +215,7 @@ public static class PngRenderer
             // As many significant digits as the step needs, so that neighbouring ticks never print the same label.
             int digits = Math.Max(2, (int)Math.Ceiling(Math.Log10(max / step)) + 1);
             for (double v = Math.Floor(min / step) * step; v <= max + step / 2; v += step)
-                if (v > 0) manual.AddMajor(Math.Log10(v), v.ToString($"g{digits}"));
+                if (v > 0) manual.AddMajor(Math.Log10(v), v.ToString($"g{digits}", System.Globalization.CultureInfo.InvariantCulture));
             return manual;
         }
         int lo = (int)Math.Floor(Math.Log10(min)), hi = (int)Math.Ceiling(Math.Log10(max));
@@ -168,10 +224,13 @@ public static class PngRenderer
             foreach (var m in steps)
             {
                 double v = m * Math.Pow(10, k);
-                if (v >= min / 2 && v <= max * 2) manual.AddMajor(Math.Log10(v), v.ToString("g3"));
+                if (v >= min / 2 && v <= max * 2) manual.AddMajor(Math.Log10(v), LogLabel(v));
             }
         return manual;
     }
+
+    /// <summary>A log-axis tick as a plain number where it is short (1000, 0.002), else in exponent form (1e+06).</summary>
+    static string LogLabel(double v) => v >= 1e-4 && v < 1e6 ? v.ToString("0.#####", System.Globalization.CultureInfo.InvariantCulture) : v.ToString("g3", System.Globalization.CultureInfo.InvariantCulture);
 
     static ScottPlot.ITickGenerator Ticks(double[]? ticks, bool log)
     {

@@ -8,7 +8,7 @@ namespace Fop.Research.Models;
 public static class ModelCatalog
 {
     /// <summary>The names a config may use.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["mlp", "smallcnn", "resnet18", "resnet32", "resnet50", "vit"];
+    public static IReadOnlyList<string> Names { get; } = ["mlp", "smallcnn", "smallcnn-bn", "resnet18", "resnet32", "resnet50", "vit"];
 
     /// <summary>Creates the named model for inputs of shape <paramref name="exampleShape"/> (C, H, W) and <paramref name="classes"/> classes.</summary>
     public static Module<Tensor, Tensor> Create(string name, long[] exampleShape, int classes, IReadOnlyList<int>? mlpHidden = null)
@@ -18,6 +18,7 @@ public static class ModelCatalog
         {
             "mlp" => new Mlp((int)(exampleShape[0] * exampleShape[1] * exampleShape[2]), mlpHidden ?? [512, 256], classes),
             "smallcnn" => new SmallCnn(c, classes, imageSize: h),
+            "smallcnn-bn" => new SmallCnn(c, classes, imageSize: h, batchNorm: true),
             "resnet18" => ResNet.Cifar18(classes, c),
             "resnet32" => ResNet.Cifar32(classes, c),
             "resnet50" => ResNet.ImageNet50(classes),

@@ -15,16 +15,42 @@ public sealed record ReuseRecord(string ReusedFrom, string OriginalName);
 /// </summary>
 public static class RunReuse
 {
-    /// <summary>Keys that may differ between a planned run and the run that stands in for it: its name, where it reads and writes, and the target (which only decides where time-to-target is read).</summary>
-    public static IReadOnlySet<string> Ignored { get; } = new HashSet<string> { "name", "output_dir", "data_dir", "checkpoint_every_steps", "target_accuracy" };
+    /// <summary>
+    /// Keys that may differ between a planned run and the run that stands in for it: its name, where it reads and writes, the
+    /// target (which only decides where time-to-target is read), and the thread count (how a study shares the machine; a
+    /// resumed run may change it too, see <see cref="ConfigDifferences.Extending"/>).
+    /// </summary>
+    public static IReadOnlySet<string> Ignored { get; } = new HashSet<string> { "name", "output_dir", "data_dir", "checkpoint_every_steps", "target_accuracy", "threads" };
 
-    static readonly string[] Records = ["metrics.csv", "steps.csv", "layers.csv", "noise.csv"];
+    /// <summary>Keys of evaluation between steps: a planned run may have them where the finished run did not, when that run's records already hold what they would add (<see cref="EvaluatedAsFinely"/>).</summary>
+    public static IReadOnlySet<string> FineEvaluation { get; } = new HashSet<string> { "eval_every_step_above", "eval_every_step_until" };
+
+    static readonly string[] Records = ["metrics.csv", "evals.csv", "steps.csv", "layers.csv", "noise.csv"];
 
     /// <summary>The first finished run folder under <paramref name="searchDirs"/> (folders of run folders) made with the settings of <paramref name="config"/>, or null.</summary>
     public static string? Find(RunConfig config, IEnumerable<string> searchDirs) =>
         searchDirs.Where(Directory.Exists).SelectMany(d => Directory.EnumerateDirectories(d).Order(StringComparer.Ordinal))
-            .FirstOrDefault(dir => File.Exists(Path.Combine(dir, "summary.json")) && File.Exists(Path.Combine(dir, "config.json"))
-                && ConfigDifferences.Between(ConfigFile.Load(Path.Combine(dir, "config.json")), config).All(d => Ignored.Contains(d.Key)));
+            .FirstOrDefault(dir => File.Exists(Path.Combine(dir, "summary.json")) && File.Exists(Path.Combine(dir, "config.json")) && Same(dir, config));
+
+    static bool Same(string dir, RunConfig config)
+    {
+        var differences = ConfigDifferences.Between(ConfigFile.Load(Path.Combine(dir, "config.json")), config).Where(d => !Ignored.Contains(d.Key)).ToList();
+        return differences.Count == 0 || (differences.All(d => FineEvaluation.Contains(d.Key)) && EvaluatedAsFinely(dir, config));
+    }
+
+    /// <summary>
+    /// Whether a finished run made without evaluation between steps has every evaluation the planned <paramref name="config"/>
+    /// would have made: it took one step per epoch (every step was evaluated at its epoch end: the full-batch runs), or its
+    /// validation accuracy never reached eval_every_step_above (the planned run would never have switched it on: a run that
+    /// diverged early). Its metrics.csv then carries what evals.csv would.
+    /// </summary>
+    public static bool EvaluatedAsFinely(string dir, RunConfig config)
+    {
+        var source = ConfigFile.Load(Path.Combine(dir, "config.json"));
+        if (source.EvalEveryStepAbove is not null || config.EvalEveryStepAbove is not double above || !File.Exists(Path.Combine(dir, "metrics.csv"))) return false;
+        var epochs = EpochMetrics.Read(dir);
+        return epochs.All(m => m.Steps == m.Epoch) || epochs.All(m => m.HasValidation && m.ValAccuracy < above);
+    }
 
     /// <summary>
     /// Copies the records of <paramref name="sourceDir"/> into <paramref name="targetDir"/> as the run <paramref name="config"/>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Fop.Research.Training;
 
 namespace Fop.Research.Studies;
@@ -14,6 +15,17 @@ public sealed record StudyVariant
     public ChoiceRef? Choice { get; init; }
     /// <summary>Names of the base configs this variant runs on (empty: all of them).</summary>
     public IReadOnlyList<string> Configs { get; init; } = [];
+    /// <summary>One variant per value of a key (a rate grid), expanded when the study is validated (null: the variant as written).</summary>
+    public VariantGrid? Grid { get; init; }
+    /// <summary>The label of the variant a grid expanded into this one (null: not from a grid).</summary>
+    [JsonIgnore]
+    public string? GridOf { get; init; }
+    /// <summary>This variant's value of its grid's key (null: not from a grid).</summary>
+    [JsonIgnore]
+    public double? GridValue { get; init; }
+    /// <summary>The label a curve groups by: the grid's variant for an expanded one, else its own.</summary>
+    [JsonIgnore]
+    public string Family => GridOf ?? Label;
 
     /// <summary>The overrides that make this variant on the base config named <paramref name="config"/>: the referenced choice's, then <see cref="Set"/>.</summary>
     public IReadOnlyList<string> Overrides(string config, string resultsRoot) => Choice is null ? Set : Choice.Overrides(resultsRoot, config).Concat(Set).ToList();
@@ -51,6 +63,11 @@ public sealed record StudyFile
     public TuneSpec? Tune { get; init; }
     /// <summary>Names of other studies whose finished runs stand in for this study's runs with the same settings (not trained twice).</summary>
     public IReadOnlyList<string> Reuse { get; init; } = [];
+    /// <summary>Logs of every run kept in the results beside config, summary, metrics and evals (steps.csv, layers.csv, noise.csv), e.g. for a mechanism study of long runs.</summary>
+    public IReadOnlyList<string> Records { get; init; } = [];
+
+    /// <summary>The run logs a study may keep in its results (checkpoints never: they are large and rewritten).</summary>
+    public static IReadOnlyList<string> Keepable { get; } = ["steps.csv", "layers.csv", "noise.csv"];
 
     /// <summary>The reference variant's label.</summary>
     public string ReferenceLabel => Reference ?? Variants[0].Label;
@@ -66,9 +83,14 @@ public sealed record StudyFile
         catch (ArgumentException e) { throw new ArgumentException($"{path}: {e.Message}", e); }
     }
 
-    /// <summary>Checks names, labels, seeds and targets; returns this.</summary>
+    /// <summary>Checks names, labels, seeds and targets; returns this, with every grid variant expanded into one variant per value.</summary>
     public StudyFile Validate()
     {
+        if (Variants.Any(v => v.Grid is not null))
+        {
+            if (Tune is not null) throw new ArgumentException("variants: a grid declares the values to run; a tuned study searches for one (use one or the other).");
+            return (this with { Variants = Variants.SelectMany(v => v.Grid?.Expand(v) ?? [v]).ToList() }).Validate();
+        }
         if (string.IsNullOrWhiteSpace(Name) || Name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || Name.Contains(' '))
             throw new ArgumentException($"name '{Name}' must be a non-empty folder name without spaces.");
         if (Configs.Count == 0) throw new ArgumentException("configs: a study needs at least one base config.");
@@ -88,6 +110,7 @@ public sealed record StudyFile
         if (Variants.FirstOrDefault(v => v.Choice is { } c && (string.IsNullOrWhiteSpace(c.Study) || string.IsNullOrWhiteSpace(c.Variant))) is { } bad)
             throw new ArgumentException($"variants: '{bad.Label}': choice needs study and variant.");
         if (Reuse.Any(r => string.IsNullOrWhiteSpace(r) || r == Name)) throw new ArgumentException("reuse: names of other studies (not empty, not this study).");
+        if (Records.FirstOrDefault(r => !Keepable.Contains(r)) is { } log) throw new ArgumentException($"records: '{log}' is not one of {string.Join(", ", Keepable)}.");
         return this;
     }
 

@@ -17,6 +17,9 @@ public sealed record StudyRun(string Config, string Variant, long Seed, RunSumma
     public (int? Epochs, double? Seconds) ToTarget(double target) => RunOutcome.FirstCrossing(Metrics, target);
 }
 
+/// <summary>One run a study file plans: its base config's name, variant, seed and config.</summary>
+public sealed record PlannedRun(string BaseConfig, string Variant, long Seed, RunConfig Config);
+
 /// <summary>Runs a <see cref="StudyFile"/> (resumably, seeds outermost so an interrupted study has whole seeds) and writes its results, tables and run records.</summary>
 public static class VariantStudy
 {
@@ -26,18 +29,24 @@ public static class VariantStudy
     /// </summary>
     public static IReadOnlyList<StudyRun> Run(StudyFile study, string studyDir, StudyRunner runner, Action<IReadOnlyList<StudyRun>>? afterRun = null, string resultsRoot = "experiments/results")
     {
-        var bases = Bases(study, studyDir);
-        var planned = study.Seeds.SelectMany(seed => bases.SelectMany(b => study.Variants.Where(v => v.RunsOn(b.Name)).Select(v => (b, v, seed,
-            Config: ConfigFile.Override(b, v.Overrides(b.Name, resultsRoot).Concat([$"seed={seed}", $"name={b.Name}-{StudyFile.Slug(v.Label)}-s{seed}"])).Validate())))).ToList();
+        var planned = Plan(study, studyDir, resultsRoot);
         // The whole plan is checked against finished runs first: a refusal leaves the results folder as it was.
         foreach (var p in planned) runner.Check(p.Config);
         var runs = new List<StudyRun>();
         foreach (var p in planned)
         {
-            runs.Add(new StudyRun(p.b.Name, p.v.Label, p.seed, runner.Run(p.Config), runner.RunDir(p.Config.Name)));
+            runs.Add(new StudyRun(p.BaseConfig, p.Variant, p.Seed, runner.Run(p.Config), runner.RunDir(p.Config.Name)));
             afterRun?.Invoke(runs);
         }
         return runs;
+    }
+
+    /// <summary>Every run the study plans, seeds outermost, each config built and validated (nothing is trained or written).</summary>
+    public static IReadOnlyList<PlannedRun> Plan(StudyFile study, string studyDir, string resultsRoot = "experiments/results")
+    {
+        var bases = Bases(study, studyDir);
+        return study.Seeds.SelectMany(seed => bases.SelectMany(b => study.Variants.Where(v => v.RunsOn(b.Name)).Select(v => new PlannedRun(b.Name, v.Label, seed,
+            ConfigFile.Override(b, v.Overrides(b.Name, resultsRoot).Concat([$"seed={seed}", $"name={b.Name}-{StudyFile.Slug(v.Label)}-s{seed}"])).Validate())))).ToList();
     }
 
     /// <summary>The study's base configs (with its common overrides), checked to have distinct names that the variants' config lists name.</summary>
@@ -61,8 +70,8 @@ public static class VariantStudy
         return study.TargetFrom?.From(runs) is double derived ? own.Append(derived).Distinct().Order().ToList() : own;
     }
 
-    /// <summary>The files of a run folder copied into a study's results/runs (reused.json: the run is another study's, see <see cref="RunReuse"/>).</summary>
-    public static IReadOnlyList<string> Recorded { get; } = ["config.json", "summary.json", "metrics.csv", "reused.json"];
+    /// <summary>The files of a run folder copied into a study's results/runs (reused.json: the run is another study's, see <see cref="RunReuse"/>; evals.csv: validation between steps near a target).</summary>
+    public static IReadOnlyList<string> Recorded { get; } = ["config.json", "summary.json", "metrics.csv", "evals.csv", "reused.json"];
     /// <summary>Runs of at most this many steps also keep their steps.csv in the results.</summary>
     public const long StepsLogLimit = 250;
 
@@ -105,7 +114,7 @@ public static class VariantStudy
             Directory.CreateDirectory(copy);
             // Results are rewritten after every run: copy only what changed since the last copy. The per-step log (loss, beta,
             // eta, the KL-clip factor) is small for the half- and full-batch runs, the ones the mechanism and damping studies read.
-            foreach (var f in summary.Steps <= StepsLogLimit ? Recorded.Append("steps.csv") : Recorded)
+            foreach (var f in Recorded.Concat(study.Records).Concat(summary.Steps <= StepsLogLimit ? ["steps.csv"] : []).Distinct())
             {
                 string source = Path.Combine(runDir, f), target = Path.Combine(copy, f);
                 if (File.Exists(source) && (!File.Exists(target) || File.GetLastWriteTimeUtc(source) > File.GetLastWriteTimeUtc(target)))

@@ -25,6 +25,8 @@ public static class ConfigDifferences
     {
         "epochs", "max_steps", "output_dir", "data_dir", "device", "threads", "checkpoint_every_steps", "eval_batch_size",
         "stop_at_target", "abandon_below", "abandon_after_epochs", "fop.diagnostics_interval", "noise_interval",
+        // Evaluating the validation split between steps reads the weights and changes nothing (a test holds it bit-identical).
+        "eval_every_step_above", "eval_every_step_until",
     };
 
     /// <summary>Every key whose value differs, in key order.</summary>

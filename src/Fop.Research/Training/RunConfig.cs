@@ -26,7 +26,7 @@ public sealed record RunConfig
     public int TestSubset { get; init; }
     /// <summary>Image side for image-folder data sets (stored and cropped size).</summary>
     public int ImageSize { get; init; } = 224;
-    /// <summary>Model name: mlp, smallcnn, resnet18, resnet32, resnet50, vit.</summary>
+    /// <summary>Model name: mlp, smallcnn, smallcnn-bn (BatchNorm after each conv), resnet18, resnet32, resnet50, vit.</summary>
     public string Model { get; init; } = "smallcnn";
     /// <summary>Hidden widths of the MLP.</summary>
     public int[] MlpHidden { get; init; } = [512, 256];
@@ -72,6 +72,10 @@ public sealed record RunConfig
     public double? TargetAccuracy { get; init; }
     /// <summary>End the run at the first epoch that reaches the target.</summary>
     public bool StopAtTarget { get; init; }
+    /// <summary>Once validation accuracy has reached this (0-1), validation is also evaluated after every step and logged to evals.csv, so time to a target is known to the step (null: at epoch ends only). Needs a validation split; never changes the trajectory.</summary>
+    public double? EvalEveryStepAbove { get; init; }
+    /// <summary>Evaluation after every step stops once an evaluation reaches this (0-1; null: it goes on to the end), sparing the evaluations past the highest target of interest.</summary>
+    public double? EvalEveryStepUntil { get; init; }
     /// <summary>End the run as stalled when its best accuracy (validation with a validation split, else test) is still below this after <see cref="AbandonAfterEpochs"/> epochs (null: never).</summary>
     public double? AbandonBelow { get; init; }
     /// <summary>Epochs after which <see cref="AbandonBelow"/> is checked.</summary>
@@ -156,6 +160,11 @@ public sealed record RunConfig
         if (TargetAccuracy is double t && !(t > 0 && t <= 1)) throw new ArgumentOutOfRangeException(nameof(TargetAccuracy), t, "target_accuracy must lie in (0, 1].");
         if (Device is not ("cpu" or "cuda" or "auto")) throw new ArgumentException($"device '{Device}' is not cpu, cuda or auto.");
         if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "threads must be >= 0.");
+        if (EvalEveryStepAbove is double above && !(above > 0 && above <= 1)) throw new ArgumentOutOfRangeException(nameof(EvalEveryStepAbove), above, "eval_every_step_above must lie in (0, 1] or be null.");
+        if (EvalEveryStepUntil is double until && (EvalEveryStepAbove is not double from || !(until > from && until <= 1)))
+            throw new ArgumentOutOfRangeException(nameof(EvalEveryStepUntil), until, "eval_every_step_until needs eval_every_step_above and must lie above it, at most 1.");
+        // Per-step decisions on the test set would tune on it; the finely measured accuracy is the validation split's.
+        if (EvalEveryStepAbove is not null && ValidationExamples <= 0) throw new ArgumentException("eval_every_step_above evaluates the validation split after every step: set validation_examples.");
         if (AbandonBelow is double ab && !(ab > 0 && ab <= 1)) throw new ArgumentOutOfRangeException(nameof(AbandonBelow), ab, "abandon_below must lie in (0, 1] or be null.");
         if (AbandonAfterStepsPastWarmup is int steps && steps < 1) throw new ArgumentOutOfRangeException(nameof(AbandonAfterStepsPastWarmup), steps, "abandon_after_steps_past_warmup must be >= 1 or null.");
         if (AbandonAfterEpochs < 1) throw new ArgumentOutOfRangeException(nameof(AbandonAfterEpochs), AbandonAfterEpochs, "abandon_after_epochs must be >= 1.");

@@ -102,6 +102,8 @@ public sealed record RunSummary
     public double? TargetAccuracy { get; init; }
     /// <summary>First crossing of the target, or null.</summary>
     public TimeToTarget? TimeToTarget { get; init; }
+    /// <summary>Steps done at the first evaluation (an epoch end, or any step while eval_every_step_above is in force) that reached the target, or null.</summary>
+    public long? StepsToTarget { get; init; }
     /// <summary>Training seconds (evaluation excluded).</summary>
     public double TrainSeconds { get; init; }
     /// <summary>Evaluation seconds.</summary>

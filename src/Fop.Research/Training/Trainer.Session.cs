@@ -34,6 +34,7 @@ public sealed partial class Trainer
         readonly LrScheduler scheduler;
         readonly CsvLog metrics, steps, layers;
         readonly CsvLog? noise;
+        readonly CsvLog? evals;
         readonly BatchFeed feed;
         readonly int stepsPerEpoch;
         readonly double baseLr;
@@ -104,6 +105,8 @@ public sealed partial class Trainer
             steps = new CsvLog(Path.Combine(runDir, "steps.csv"), "step,epoch,lr,loss,accuracy,ms,skipped,beta,eta,s,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal,kl_clip_factor", resumingLogs, keep: r => long.Parse(r[0]) < state.GlobalStep);
             layers = new CsvLog(Path.Combine(runDir, "layers.csv"), "step,layer,s,beta,eta,cos_g1_g2,perp_ratio,kl_base,kl_cross,kl_orthogonal", resumingLogs, keep: r => long.Parse(r[0]) < state.GlobalStep);
             noise = config.NoiseInterval > 0 ? new CsvLog(Path.Combine(runDir, "noise.csv"), NoiseLog.Header, resumingLogs, keep: r => long.Parse(r[0]) < state.GlobalStep) : null;
+            // An evaluation row names the steps done when it was made, so the checkpoint's own step is kept.
+            evals = config.EvalEveryStepAbove is not null ? new CsvLog(Path.Combine(runDir, "evals.csv"), EvalLog.Header, resumingLogs, keep: r => long.Parse(r[0]) <= state.GlobalStep) : null;
 
             feed = new BatchFeed(data.Train, config, device);
             baseLr = config.ScaledLr;
@@ -190,10 +193,49 @@ public sealed partial class Trainer
             State.GlobalStep++;
             State.StepInEpoch++;
             stepsThisProcess++;
+            // The epoch's last step (and the last of max_steps) is evaluated by EndEpoch; evaluating it here too would log it twice.
+            bool endEvaluates = State.StepInEpoch >= stepsPerEpoch || (config.MaxSteps > 0 && State.GlobalStep >= config.MaxSteps);
+            if (State.EveryStep && !endEvaluates) EvaluateAfterStep();
 
             bool killed = trainer.StopAfterSteps is long stop && stepsThisProcess >= stop;
             if (killed || (config.CheckpointEverySteps > 0 && State.GlobalStep % config.CheckpointEverySteps == 0)) SaveCheckpoint();
             return killed ? EpochEnd.Stopped : null;
+        }
+
+        /// <summary>Validation between two steps (eval_every_step_above in force): logged, and the target checked; nothing else reads it.</summary>
+        void EvaluateAfterStep()
+        {
+            var evalClock = Stopwatch.StartNew();
+            var (loss, accuracy) = Evaluate(model, trainer.data.Validation!, config.EvalBatchSize, device);
+            if (parallel is not null)
+            {
+                var root = parallel.FromRoot(loss, accuracy);
+                (loss, accuracy) = (root[0], root[1]);
+            }
+            State.EvalSeconds += evalClock.Elapsed.TotalSeconds;
+            NoteTarget(accuracy);
+            NoteEvaluation(loss, accuracy);
+        }
+
+        /// <summary>The first evaluation at or above the target fixes the steps to it (epoch ends and evaluations between steps alike).</summary>
+        void NoteTarget(double decisionAccuracy)
+        {
+            if (config.TargetAccuracy is double target && State.StepsToTarget is null && decisionAccuracy >= target) State.StepsToTarget = State.GlobalStep;
+        }
+
+        /// <summary>
+        /// Switches evaluation after every step on (validation reached eval_every_step_above) and off (it reached
+        /// eval_every_step_until), logging every evaluation from the one that switched it on to the one that switched it off.
+        /// Only evals.csv and the steps to target read these evaluations: best accuracy, the schedule and the stopping rules
+        /// stay on epoch ends, so runs with and without it are compared on the same footing.
+        /// </summary>
+        void NoteEvaluation(double valLoss, double valAccuracy)
+        {
+            if (config.EvalEveryStepAbove is not double above || double.IsNaN(valAccuracy)) return;
+            bool log = State.EveryStep || (!State.EveryStepEnded && valAccuracy >= above);
+            if (!State.EveryStepEnded && valAccuracy >= above) State.EveryStep = true;
+            if (State.EveryStep && config.EvalEveryStepUntil is double until && valAccuracy >= until) (State.EveryStep, State.EveryStepEnded) = (false, true);
+            if (log) evals!.Append(EvalLog.Row(new Evaluation(State.GlobalStep, State.Epoch + 1, State.TrainSeconds, valLoss, valAccuracy)));
         }
 
         void LogNoise(StepResult result, IReadOnlyList<(string Layer, Diagnostics.NoiseEstimate Estimate)> estimates, Diagnostics.ParameterVector before, Tensor x, Tensor y)
@@ -257,6 +299,8 @@ public sealed partial class Trainer
                 State.EpochCorrect / (double)Math.Max(1, State.EpochExamples), testLoss, testAccuracy, State.TrainSeconds, State.EvalSeconds, State.SkippedSteps, valLoss, valAccuracy).ToCsv());
             if (config.TargetAccuracy is double target && State.TimeToTarget is null && decisionAccuracy >= target)
                 State.TimeToTarget = new TimeToTarget(State.Epoch + 1, State.TrainSeconds, State.TrainSeconds + State.EvalSeconds);
+            NoteTarget(decisionAccuracy);
+            NoteEvaluation(valLoss, valAccuracy);
             if (config.AbandonBelow is double floor && AbandonCheckDue() && bestDecision < floor)
             {
                 // Sweeps at large learning rates produce runs stuck at chance that never diverge to NaN; their budget is better spent elsewhere.
@@ -282,7 +326,7 @@ public sealed partial class Trainer
             (State.PlateauFactor, State.PlateauBest, State.PlateauBad) = scheduler.PlateauState;
             foreach (var w in optimizer.Warnings) if (warningsSeen.Add(w)) { State.Warnings.Add(w); trainer.OnMessage?.Invoke(w); }
             optimizer.Warnings.Clear();
-            metrics.Flush(); steps.Flush(); layers.Flush(); noise?.Flush();
+            metrics.Flush(); steps.Flush(); layers.Flush(); noise?.Flush(); evals?.Flush();
             var optimizerState = optimizer.StateDict();
             Checkpoint.Save(checkpointPath, JsonSerializer.Serialize(State, StateJson), model.state_dict(), optimizerState);
         }
@@ -297,7 +341,7 @@ public sealed partial class Trainer
                 EpochsRun = Math.Min(State.Epoch, config.Epochs), Steps = State.GlobalStep,
                 // A run that ended before its first evaluation has no accuracy to report, not an accuracy of 0.
                 BestTestAccuracy = State.LastTestAccuracy is null ? double.NaN : State.BestTestAccuracy,
-                FinalTestAccuracy = State.LastTestAccuracy ?? double.NaN, BestValAccuracy = State.BestValAccuracy, FinalValAccuracy = State.LastValAccuracy ?? double.NaN, TargetAccuracy = config.TargetAccuracy, TimeToTarget = State.TimeToTarget,
+                FinalTestAccuracy = State.LastTestAccuracy ?? double.NaN, BestValAccuracy = State.BestValAccuracy, FinalValAccuracy = State.LastValAccuracy ?? double.NaN, TargetAccuracy = config.TargetAccuracy, TimeToTarget = State.TimeToTarget, StepsToTarget = State.StepsToTarget,
                 TrainSeconds = State.TrainSeconds, EvalSeconds = State.EvalSeconds, MedianStepMs = sorted.Length == 0 ? double.NaN : sorted[sorted.Length / 2],
                 SkippedSteps = State.SkippedSteps, PreconditionedParameters = optimizer.PreconditionedParameters, Warnings = State.Warnings,
                 Completed = !stopped && State.Diverged is null && State.Epoch >= config.Epochs, Diverged = State.Diverged, Device = device.type.ToString().ToLowerInvariant(),
@@ -309,6 +353,7 @@ public sealed partial class Trainer
         public void Dispose()
         {
             feed.Dispose();
+            evals?.Dispose();
             noise?.Dispose();
             layers.Dispose();
             steps.Dispose();

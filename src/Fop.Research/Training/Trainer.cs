@@ -12,7 +12,7 @@ using static TorchSharp.torch.nn;
 namespace Fop.Research.Training;
 
 /// <summary>
-/// Runs a <see cref="RunConfig"/>: batches in a seed-determined order, one optimizer step each, evaluation every epoch,
+/// Runs a <see cref="RunConfig"/>: batches in a seed-determined order, one optimizer step each, evaluation every epoch (and every step near a target, evals.csv),
 /// time-to-target, a run folder (config.json, metrics.csv, steps.csv, layers.csv, checkpoint.bin, summary.json), and
 /// resumption from the last checkpoint with the same trajectory as an uninterrupted run.
 /// </summary>
@@ -62,6 +62,11 @@ public sealed partial class Trainer
         public int PlateauBad { get; set; }
         public List<double> StepMs { get; set; } = new();
         public TimeToTarget? TimeToTarget { get; set; }
+        public long? StepsToTarget { get; set; }
+        /// <summary>Validation is evaluated after every step (eval_every_step_above reached, eval_every_step_until not yet).</summary>
+        public bool EveryStep { get; set; }
+        /// <summary>Evaluation after every step has ended (eval_every_step_until reached); it does not start again.</summary>
+        public bool EveryStepEnded { get; set; }
         public double? LastTestAccuracy { get; set; }
         public double BestTestAccuracy { get; set; }
         public double? LastValAccuracy { get; set; }
