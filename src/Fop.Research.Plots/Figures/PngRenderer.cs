@@ -149,9 +149,11 @@ public static class PngRenderer
     /// </summary>
     static void FailureStrip(Plot plot, LinePanel p, ScottPlot.IPalette palette)
     {
-        if (p.LogY) throw new ArgumentException($"{p.Title}: a failure strip needs a linear y axis.");
-        var values = p.Series.SelectMany(s => s.Y.Concat(s.Lower ?? []).Concat(s.Upper ?? [])).Concat(p.Target is double tv ? [tv] : []).Where(double.IsFinite).ToList();
-        double lo = p.YRange?.Min ?? (values.Count > 0 ? values.Min() : 0), hi = p.YRange?.Max ?? (values.Count > 0 ? values.Max() : 1);
+        // Everything here is in plotted units: log10 of the values on a log axis.
+        Func<double, double> plotted = p.LogY ? Math.Log10 : v => v;
+        var values = p.Series.SelectMany(s => s.Y.Concat(s.Lower ?? []).Concat(s.Upper ?? [])).Concat(p.Target is double tv ? [tv] : [])
+            .Where(v => double.IsFinite(v) && (!p.LogY || v > 0)).Select(plotted).ToList();
+        double lo = p.YRange is { } yr ? plotted(yr.Min) : values.Count > 0 ? values.Min() : 0, hi = p.YRange is { } yr2 ? plotted(yr2.Max) : values.Count > 0 ? values.Max() : 1;
         if (!(hi > lo)) (lo, hi) = (lo - 0.5, hi + 0.5);
         double span = hi - lo;
         var rows = p.Series.Select((s, k) => (Series: s, Color: palette.GetColor(k))).Where(x => x.Series.Failures.Count > 0).ToList();
@@ -179,10 +181,15 @@ public static class PngRenderer
                 }
             }
         }
-        var ticks = new ScottPlot.TickGenerators.NumericManual();
-        double raw = span / 5, magnitude = Math.Pow(10, Math.Floor(Math.Log10(raw)));
-        double step = new[] { 1.0, 2.0, 5.0, 10.0 }.Select(m => m * magnitude).First(v => v >= raw);
-        for (double v = Math.Ceiling(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.AddMajor(v, v.ToString("g4"));
+        ScottPlot.TickGenerators.NumericManual ticks;
+        if (p.LogY) ticks = (ScottPlot.TickGenerators.NumericManual)LogTicks(Math.Pow(10, lo), Math.Pow(10, hi), above: top);
+        else
+        {
+            ticks = new ScottPlot.TickGenerators.NumericManual();
+            double raw = span / 5, magnitude = Math.Pow(10, Math.Floor(Math.Log10(raw)));
+            double step = new[] { 1.0, 2.0, 5.0, 10.0 }.Select(m => m * magnitude).First(v => v >= raw);
+            for (double v = Math.Ceiling(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.AddMajor(v, v.ToString("g4"));
+        }
         ticks.AddMajor((top + bottom) / 2, "failed");
         plot.Axes.Left.TickGenerator = ticks;
         plot.Axes.SetLimitsY(bottom - 0.04 * span, hi + 0.06 * span);
@@ -201,9 +208,16 @@ public static class PngRenderer
     /// Ticks at 1, 2 and 5 times powers of ten (positions in log10 units), labelled with their values; a range so narrow
     /// that fewer than two of those fall inside the data gets evenly spaced round values instead.
     /// </summary>
-    static ScottPlot.ITickGenerator LogTicks(double min, double max)
+    static ScottPlot.ITickGenerator LogTicks(double min, double max, double above = double.NegativeInfinity)
     {
+        // Ticks at or below `above` (log10 units; a failure strip's top) are left out: the strip has a label of its own.
         var manual = new ScottPlot.TickGenerators.NumericManual();
+        foreach (var (position, label) in LogTickPositions(min, max).Where(t => t.Position > above)) manual.AddMajor(position, label);
+        return manual;
+    }
+
+    static IEnumerable<(double Position, string Label)> LogTickPositions(double min, double max)
+    {
         int inside = Enumerable.Range((int)Math.Floor(Math.Log10(min)), (int)Math.Ceiling(Math.Log10(max)) - (int)Math.Floor(Math.Log10(min)) + 1)
             .SelectMany(k => new[] { 1.0, 2.0, 5.0 }.Select(m => m * Math.Pow(10, k))).Count(v => v >= min && v <= max);
         if (inside < 2)
@@ -212,11 +226,11 @@ public static class PngRenderer
             if (max - min < 0.02 * max) (min, max) = (min * 0.99, max * 1.01);
             double raw = (max - min) / 4, magnitude = Math.Pow(10, Math.Floor(Math.Log10(raw)));
             double step = new[] { 1.0, 2.0, 5.0, 10.0 }.Select(m => m * magnitude).First(v => v >= raw);
-            // As many significant digits as the step needs, so that neighbouring ticks never print the same label.
+            // Enough digits that neighbouring ticks never print the same label (plain decimals where they fit).
             int digits = Math.Max(2, (int)Math.Ceiling(Math.Log10(max / step)) + 1);
             for (double v = Math.Floor(min / step) * step; v <= max + step / 2; v += step)
-                if (v > 0) manual.AddMajor(Math.Log10(v), v.ToString($"g{digits}", System.Globalization.CultureInfo.InvariantCulture));
-            return manual;
+                if (v > 0) yield return (Math.Log10(v), step >= 1e-5 && v < 1e6 ? LogLabel(Math.Round(v / step) * step) : v.ToString($"g{digits}", System.Globalization.CultureInfo.InvariantCulture));
+            yield break;
         }
         int lo = (int)Math.Floor(Math.Log10(min)), hi = (int)Math.Ceiling(Math.Log10(max));
         var steps = hi - lo > 4 ? new[] { 1.0 } : new[] { 1.0, 2.0, 5.0 };
@@ -224,9 +238,8 @@ public static class PngRenderer
             foreach (var m in steps)
             {
                 double v = m * Math.Pow(10, k);
-                if (v >= min / 2 && v <= max * 2) manual.AddMajor(Math.Log10(v), LogLabel(v));
+                if (v >= min / 2 && v <= max * 2) yield return (Math.Log10(v), LogLabel(v));
             }
-        return manual;
     }
 
     /// <summary>A log-axis tick as a plain number where it is short (1000, 0.002), else in exponent form (1e+06).</summary>

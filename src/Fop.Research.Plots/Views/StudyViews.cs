@@ -112,7 +112,7 @@ public static class StudyViews
     /// <summary>
     /// Speed-up in training seconds to the target against batch size: SGD's time at the smallest batch divided by each
     /// optimizer's mean time at each batch (log-log, ticked at the batch sizes); above 1 is faster than the small-batch
-    /// SGD baseline, the paper's Fig. 3 quantity. Hollow markers on the floor say "not reached".
+    /// SGD baseline, the paper's Fig. 3 quantity. Batches where no seed reached the target are marked in the failure strip.
     /// </summary>
     public static Figure SpeedUp(string resultsDir, double? target = null, string name = "speed-up")
     {
@@ -126,8 +126,6 @@ public static class StudyViews
             if (baseTimes.Length == 0) return null;
             double reference = baseTimes.Average();
             var series = new List<Series>();
-            var markers = new List<PointMarker>();
-            var values = new List<double>();
             foreach (var opt in model.GroupBy(r => r.Optimizer).OrderBy(g => OptimizerOrder(g.Key)))
             {
                 var points = opt.OrderBy(r => r.Seeds[0].Batch).Select(r => (Batch: (double)r.Seeds[0].Batch,
@@ -135,16 +133,16 @@ public static class StudyViews
                 var reached = points.Where(p => p.Seconds.Length > 0).ToList();
                 // Ratio of means, as table.md computes it; the band is the ±1 std band of the seconds, inverted.
                 var stats = reached.Select(p => Tables.MeanStd(p.Seconds)).ToList();
-                values.AddRange(stats.Select(s => reference / s.Mean));
+                // Batches where no seed reached the target go to the failure strip under the data, never to a made-up speed-up.
                 series.Add(new Series(opt.Key, reached.Select(p => p.Batch).ToArray(), stats.Select(s => reference / s.Mean).ToArray(),
-                    stats.Select(s => reference / (s.Mean + s.Std)).ToArray(), stats.Select(s => reference / Math.Max(1e-3, s.Mean - s.Std)).ToArray(), Markers: true));
-                markers.AddRange(points.Where(p => p.Seconds.Length == 0).Select(p => new PointMarker(opt.Key, p.Batch, 0, Hollow: true)));
+                    stats.Select(s => reference / (s.Mean + s.Std)).ToArray(), stats.Select(s => reference / Math.Max(1e-3, s.Mean - s.Std)).ToArray(), Markers: true)
+                {
+                    Failures = points.Where(p => p.Seconds.Length == 0).Select(p => new Failure(p.Batch, FailureKind.NotReached)).ToList(),
+                });
             }
-            double floor = values.DefaultIfEmpty(1).Min() / 2;
-            return (Panel)new LinePanel($"{model.Key}: speed-up to {100 * target:F2}% over SGD at batch {baseline.Seeds![0].Batch} (hollow: not reached)", "batch size", "speed-up (x)", series)
+            return (Panel)new LinePanel($"{model.Key}: speed-up to {100 * target:F2}% over SGD at batch {baseline.Seeds![0].Batch}", "batch size", "speed-up (x)", series)
             {
                 LogX = true, LogY = true, XTicks = batches, References = [("SGD at the smallest batch", 1)],
-                Markers = markers.Select(m => m with { Y = floor * Math.Pow(0.8, OptimizerOrder(m.Label)) }).ToList(),
             };
         }).OfType<Panel>().ToList();
         if (panels.Count == 0) throw new ArgumentException($"{resultsDir}: SGD never reached the target at its smallest batch, so there is no baseline for a speed-up.");
@@ -153,7 +151,7 @@ public static class StudyViews
             "On one CPU a larger batch is not faster per example, so these show how many fewer examples each optimizer needs, not a parallel speed-up.", Columns: 2);
     }
 
-    /// <summary>Training seconds to the target against batch size (log-log, ticked at the batch sizes), mean ± std over seeds that reached it; a hollow marker at the top says "not reached".</summary>
+    /// <summary>Training seconds to the target against batch size (log-log, ticked at the batch sizes), mean ± std over seeds that reached it; "not reached" is marked in the failure strip.</summary>
     public static Figure TimeToTarget(string resultsDir, double? target = null, string name = "time-to-target")
     {
         target ??= TargetFromTable(resultsDir) ?? throw new ArgumentException($"{resultsDir}: no target accuracy (table.md lacks it); pass one.");
@@ -161,10 +159,7 @@ public static class StudyViews
         var panels = reported.GroupBy(r => r.Seeds[0].Model).Select(model =>
         {
             var batches = model.Select(r => (double)r.Seeds[0].Batch).Distinct().Order().ToArray();
-            var reachedAll = model.SelectMany(r => r.Seeds).Where(s => s.SecondsToTarget is not null).Select(s => s.SecondsToTarget!.Value).DefaultIfEmpty(1).ToArray();
-            double top = reachedAll.Max() * 2;
             var series = new List<Series>();
-            var markers = new List<PointMarker>();
             foreach (var opt in model.GroupBy(r => r.Optimizer).OrderBy(g => OptimizerOrder(g.Key)))
             {
                 var points = opt.OrderBy(r => r.Seeds[0].Batch).Select(r =>
@@ -175,17 +170,18 @@ public static class StudyViews
                 var reached = points.Where(p => p.Reached.Length > 0).ToList();
                 var stats = reached.Select(p => Tables.MeanStd(p.Reached)).ToList();
                 series.Add(new Series(opt.Key, reached.Select(p => p.Batch).ToArray(), stats.Select(s => s.Mean).ToArray(),
-                    stats.Select(s => Math.Max(1e-3, s.Mean - s.Std)).ToArray(), stats.Select(s => s.Mean + s.Std).ToArray(), Markers: true));
-                foreach (var p in points.Where(p => p.Reached.Length == 0))
-                    markers.Add(new PointMarker(opt.Key, p.Batch, top * Math.Pow(1.4, OptimizerOrder(opt.Key)), Hollow: true));
+                    stats.Select(s => Math.Max(1e-3, s.Mean - s.Std)).ToArray(), stats.Select(s => s.Mean + s.Std).ToArray(), Markers: true)
+                {
+                    Failures = points.Where(p => p.Reached.Length == 0).Select(p => new Failure(p.Batch, FailureKind.NotReached)).ToList(),
+                });
             }
-            return (Panel)new LinePanel($"{model.Key}: time to {100 * target:F2}% (hollow: not reached)", "batch size", "training seconds to target", series)
+            return (Panel)new LinePanel($"{model.Key}: time to {100 * target:F2}%", "batch size", "training seconds to target", series)
             {
-                LogX = true, LogY = true, XTicks = batches, Markers = markers,
+                LogX = true, LogY = true, XTicks = batches,
             };
         }).ToList();
         return new Figure(name, $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(resultsDir))}: training seconds to {100 * target:F2}% test accuracy", panels,
-            "Mean over the seeds that reached the target (band: ±1 std). Hollow circles above the lines, labelled with the optimizer, mark batch sizes where its reported configuration never reached the target: a missing point means \"not reached\", never \"not run\".", Columns: 2);
+            "Mean over the seeds that reached the target (band: ±1 std). Batch sizes where an optimizer's reported configuration never reached the target are marked in the failure strip under the data, in its colour: a missing point means \"not reached\", never \"not run\".", Columns: 2);
     }
 
     /// <summary>

@@ -97,8 +97,10 @@ public sealed class FigureTests : IDisposable
         var time = StudyViews.TimeToTarget(results);
         var mlp = (LinePanel)time.Panels.Single(p => p.Title.StartsWith("mlp"));
         Assert.Equal([512.0, 2048, 8192, 30000, 60000], mlp.XTicks!);
-        Assert.Contains(mlp.Markers, m => m.Label == "kfac" && m.X == 512);      // KFAC never reached it at 512: said, not dropped
-        Assert.Contains(mlp.Markers, m => m.Label == "sgd" && m.X == 60000);
+        // KFAC never reached it at 512: said in the failure strip, not dropped and not drawn at a made-up time.
+        Assert.Contains(mlp.Series.Single(s => s.Label == "kfac").Failures, f => f.X == 512 && f.Kind == FailureKind.NotReached);
+        Assert.Contains(mlp.Series.Single(s => s.Label == "sgd").Failures, f => f.X == 60000);
+        Assert.Empty(mlp.Markers);
         Assert.Equal([2048.0], mlp.Series.Single(s => s.Label == "kfac").X!);
     }
 
@@ -124,7 +126,9 @@ public sealed class FigureTests : IDisposable
         var mlp = (LinePanel)StudyViews.SpeedUp(results).Panels.Single();
         Assert.Equal(1.0, mlp.Series.Single(s => s.Label == "sgd").Y[0], 12);           // the baseline against itself
         Assert.InRange(mlp.Series.Single(s => s.Label == "kfac").Y.Single(), 4.675, 4.685);   // table.md: "x4.68" at 2048
-        Assert.Contains(mlp.Markers, m => m.Label == "kfac" && m.X == 512 && m.Hollow);
+        // "Not reached" is a failure in the strip under the data, never a point at a made-up speed-up.
+        Assert.Contains(mlp.Series.Single(s => s.Label == "kfac").Failures, f => f.X == 512 && f.Kind == FailureKind.NotReached);
+        Assert.Empty(mlp.Markers);
         var summary = StudyViews.Summary(results);
         var rows = Enumerable.Range(0, (int)summary.Rows.Count).Where(i => Tables.Strings(summary, "optimizer")[i] == "kfac" && Tables.Doubles(summary, "batch")[i] == 2048).ToList();
         var row = Assert.Single(rows);
