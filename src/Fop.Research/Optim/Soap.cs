@@ -95,7 +95,7 @@ public sealed class Soap : MatrixOptimizer
 
     void Refresh(string factor, string basis)
     {
-        try { SetState(basis, SymmetricMatrixFunctions.Eigenbasis(State(factor)!)); }
+        try { SetState(basis, SymmetricMatrixFunctions.Eigenbasis(State(factor)!, options.CanonicalNullBasis)); }
         catch (System.Runtime.InteropServices.ExternalException e)
         {
             Warnings.Add($"soap step {StepCount}: the eigenbasis of {factor} failed ({e.Message.Split('\n')[0]}); the previous basis is kept.");

@@ -22,6 +22,12 @@ public sealed record SoapOptions
     public int PreconditionFrequency { get; init; } = 10;
     /// <summary>Sides longer than this keep the identity basis (SOAP's max_precond_dim; 0: every side, which is AdamW).</summary>
     public int MaxPreconditionerDim { get; init; } = 10000;
+    /// <summary>
+    /// Give each factor's numerical null space a canonical basis (a second eigh per refresh, see
+    /// <see cref="SymmetricMatrixFunctions.Eigenbasis"/>), so round-off (micro-batching, device) cannot choose it; false:
+    /// whatever eigh returns there, as the reference does, at half the refresh cost.
+    /// </summary>
+    public bool CanonicalNullBasis { get; init; } = true;
     /// <summary>Decoupled (AdamW-style) weight decay: p &lt;- p (1 - lr wd) - lr direction.</summary>
     public double WeightDecay { get; init; } = 0.01;
 

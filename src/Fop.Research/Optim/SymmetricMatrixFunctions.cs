@@ -31,15 +31,17 @@ public static class SymmetricMatrixFunctions
     /// null space (eigenvalues at most n * eps(A's dtype) * the largest, torch.linalg.matrix_rank's tolerance) has no
     /// preferred basis, and SOAP's per-coordinate Adam is not rotation invariant, so the solver's arbitrary choice there
     /// would make the step depend on round-off (micro-batching, device). Those columns are replaced by a canonical basis:
-    /// the eigenvectors of P D P, P the null-space projector and D = diag(1..n). A second eigh, on the device, no read.
+    /// the eigenvectors of P D P, P the null-space projector and D = diag(1..n). A second eigh, on the device, no read;
+    /// <paramref name="canonicalNullBasis"/> false skips it and keeps the solver's choice.
     /// </summary>
-    public static Tensor Eigenbasis(Tensor a)
+    public static Tensor Eigenbasis(Tensor a, bool canonicalNullBasis = true)
     {
         using var scope = torch.NewDisposeScope();
         long n = a.shape[0];
         var (values, vectors) = torch.linalg.eigh(a.to_type(ScalarType.Float64));
         values = values.flip(0);
         vectors = vectors.flip(1);
+        if (!canonicalNullBasis) return vectors.to_type(a.dtype).MoveToOuterDisposeScope();
         double resolution = a.dtype == ScalarType.Float64 ? 2.220446049250313e-16 : a.dtype == ScalarType.Float32 ? 1.1920929e-07 : 9.765625e-04;
         var isNull = values <= values.abs().max() * (n * resolution);
         var nullVectors = vectors * isNull.to_type(ScalarType.Float64).unsqueeze(0);

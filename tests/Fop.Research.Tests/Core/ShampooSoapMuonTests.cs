@@ -90,6 +90,22 @@ public sealed class ShampooSoapMuonTests
         }
     }
 
+    [Fact]
+    public void SoapsEigenbasisIsCanonicalOnTheNullSpaceAndExactElsewhere()
+    {
+        // A three-dimensional null space: a 1e-16 perturbation must not turn its basis (round-off from micro-batching does the same).
+        var q = RandomOrthogonal(5, 4);
+        var a = q.mm(torch.diag(torch.tensor(new[] { 3.0, 1.0, 0, 0, 0 }, dtype: ScalarType.Float64))).mm(q.t());
+        var noise = torch.randn(new long[] { 5, 5 }, generator: new Generator(9), dtype: ScalarType.Float64) * 1e-16;
+        var basis = SymmetricMatrixFunctions.Eigenbasis(a);
+        var perturbed = SymmetricMatrixFunctions.Eigenbasis(a + noise + noise.t());
+        Assert.True(TestModels.MaxAbs(basis.t().mm(perturbed).abs(), torch.eye(5, dtype: ScalarType.Float64)) <= 1e-8, "the null-space basis moved");
+        Assert.True(TestModels.MaxAbs(basis.t().mm(basis), torch.eye(5, dtype: ScalarType.Float64)) <= 1e-12, "not orthonormal");
+        // The range keeps its eigenvectors, largest first.
+        Assert.True(TestModels.MaxAbs(a.mm(basis.narrow(1, 0, 2)), basis.narrow(1, 0, 2) * torch.tensor(new[] { 3.0, 1.0 }, dtype: ScalarType.Float64)) <= 1e-12);
+        Assert.True(TestModels.MaxAbs(a.mm(basis.narrow(1, 2, 3)), torch.zeros(5, 3, dtype: ScalarType.Float64)) <= 1e-12);
+    }
+
     // ---- Shampoo ----
 
     /// <summary>Distributed Shampoo's step written out densely: per block, vec(L^-1/4 M R^-1/4) = kron(L^-1/4, R^-1/4) vec(M) (row-major vec), roots from an SVD.</summary>
