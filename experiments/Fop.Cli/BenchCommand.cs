@@ -29,7 +29,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         [CommandOption("--batch <N>"), Description("Examples per step (default 4096).")]
         public int Batch { get; init; } = 4096;
 
-        [CommandOption("--optimizers <LIST>"), Description("Comma-separated optimizers, interleaved in each round (default sgd,adamw,kfac,fop).")]
+        [CommandOption("--optimizers <LIST>"), Description("Comma-separated optimizers (sgd, adamw, kfac, fop, shampoo, soap, muon), interleaved in each round (default sgd,adamw,kfac,fop).")]
         public string Optimizers { get; init; } = "sgd,adamw,kfac,fop";
 
         [CommandOption("--rounds <R>"), Description("Interleaved rounds (at least 3; default 3).")]
@@ -38,7 +38,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         [CommandOption("--intervals <K>"), Description("Curvature intervals per optimizer per round (default 1).")]
         public int Intervals { get; init; } = 1;
 
-        [CommandOption("--interval <K>"), Description("Curvature and inverse interval of KFAC/FOP, in steps (default 10).")]
+        [CommandOption("--interval <K>"), Description("Curvature and inverse interval of KFAC/FOP, and Shampoo's root and SOAP's basis interval, in steps (default 10).")]
         public int Interval { get; init; } = 10;
 
         [CommandOption("--micro-batch <N>"), Description("Largest chunk through forward/backward at once (default 0: the whole batch).")]
@@ -119,7 +119,8 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         var contenders = names.Select(name =>
         {
             var config = ConfigFile.Load(null, new[] { $"optimizer={name}", $"model={s.Model}", $"batch_size={s.Batch}", $"micro_batch_size={s.MicroBatch}",
-                $"kfac.curvature_interval={s.Interval}", $"kfac.inverse_interval={s.Interval}", $"kfac.damping={s.Damping}", "fop.diagnostics_interval=0" }.Concat(s.Set));
+                $"kfac.curvature_interval={s.Interval}", $"kfac.inverse_interval={s.Interval}", $"kfac.damping={s.Damping}", "fop.diagnostics_interval=0",
+                $"shampoo.precondition_frequency={s.Interval}", $"soap.precondition_frequency={s.Interval}" }.Concat(s.Set));
             torch.manual_seed(0);
             var model = ModelCatalog.Create(s.Model, shape, classes);
             model.to(device);

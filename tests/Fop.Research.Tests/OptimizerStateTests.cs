@@ -14,6 +14,10 @@ public class OptimizerStateTests
         "kfac" => new Kfac(model, options, seed: 3),
         "fop" => new Optim.Fop(model, FopOptions.Paper with { Kfac = options }, seed: 3),
         "sgd" => FirstOrderOptimizer.Sgd(model, new SgdOptions(0.9, true, 1e-3)),
+        // Roots every 4th step (1, 4, 8) and bases after steps 1, 5, 9: a resume after step 5 carries both.
+        "shampoo" => new Shampoo(model, ShampooOptions.Default with { PreconditionFrequency = 4, WeightDecay = 1e-3 }),
+        "soap" => new Soap(model, SoapOptions.Default with { PreconditionFrequency = 4 }),
+        "muon" => new Muon(model, MuonOptions.Default with { WeightDecay = 1e-3 }),
         _ => FirstOrderOptimizer.AdamW(model, AdamWOptions.Default),
     };
 
@@ -30,6 +34,9 @@ public class OptimizerStateTests
     [InlineData("fop", FisherType.Empirical, DampingForm.Eigen, null)]
     [InlineData("sgd", FisherType.Empirical, DampingForm.PiSplit, null)]
     [InlineData("adamw", FisherType.Empirical, DampingForm.PiSplit, null)]
+    [InlineData("shampoo", FisherType.Empirical, DampingForm.PiSplit, null)]
+    [InlineData("soap", FisherType.Empirical, DampingForm.PiSplit, null)]
+    [InlineData("muon", FisherType.Empirical, DampingForm.PiSplit, null)]
     public void StateDictRoundTripMidTrainingLeavesTheTrajectoryUnchanged(string kind, FisherType fisher, DampingForm form, double? ema)
     {
         var options = TestModels.Plain(fisher, 0.02, form) with { EmaDecay = ema, CurvatureInterval = 2, InverseInterval = 4, Sgd = new SgdOptions(0.9, false, 1e-3) };
@@ -89,6 +96,9 @@ public class OptimizerStateTests
     [InlineData("fop")]
     [InlineData("sgd")]
     [InlineData("adamw")]
+    [InlineData("shampoo")]
+    [InlineData("soap")]
+    [InlineData("muon")]
     public void ANonFiniteGradientLeavesWeightsAndStateUntouched(string kind)
     {
         var options = TestModels.Plain(FisherType.MonteCarlo, 0.02) with { EmaDecay = 0.9, Sgd = new SgdOptions(0.9, false, 1e-3) };

@@ -29,6 +29,9 @@ public sealed class TrainingTests : IDisposable
     [InlineData("sgd")]
     [InlineData("kfac")]
     [InlineData("fop")]
+    [InlineData("shampoo")]
+    [InlineData("soap")]
+    [InlineData("muon")]
     public void ARunKilledMidEpochAndResumedEndsWithTheSameWeights(string optimizer)
     {
         var config = SmallRun(optimizer, "name=full", "augment={\"crop_padding\":2,\"horizontal_flip\":true}");

@@ -41,7 +41,7 @@ public abstract class ModelOptimizer : IDisposable
         Parameters = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
     }
 
-    /// <summary>Short name: sgd, adamw, kfac, fop.</summary>
+    /// <summary>Short name: sgd, adamw, kfac, fop, shampoo, soap, muon.</summary>
     public string Name { get; }
     /// <summary>The model being trained.</summary>
     public Module<Tensor, Tensor> Model { get; }

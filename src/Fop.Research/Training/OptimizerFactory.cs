@@ -9,7 +9,7 @@ namespace Fop.Research.Training;
 /// <summary>Builds the optimizer a config names.</summary>
 public static class OptimizerFactory
 {
-    /// <summary>Creates sgd, adamw, kfac or fop for <paramref name="model"/> with the config's settings.</summary>
+    /// <summary>Creates sgd, adamw, kfac, fop, shampoo, soap or muon for <paramref name="model"/> with the config's settings.</summary>
     public static ModelOptimizer Create(RunConfig config, Module<Tensor, Tensor> model, Likelihood? likelihood = null)
     {
         likelihood ??= Likelihood.Categorical;
@@ -19,6 +19,9 @@ public static class OptimizerFactory
             "adamw" => FirstOrderOptimizer.AdamW(model, config.Adamw, likelihood, config.MicroBatchSize, config.GradClip),
             "kfac" => new Kfac(model, config.EffectiveKfac, likelihood, config.MicroBatchSize, config.Seed),
             "fop" => new Optim.Fop(model, config.EffectiveFop, likelihood, config.MicroBatchSize, config.Seed),
+            "shampoo" => new Shampoo(model, config.Shampoo, likelihood, config.MicroBatchSize, config.GradClip),
+            "soap" => new Soap(model, config.Soap, likelihood, config.MicroBatchSize, config.GradClip),
+            "muon" => new Muon(model, config.Muon, likelihood, config.MicroBatchSize, config.GradClip),
             _ => throw new ArgumentException($"optimizer '{config.Optimizer}' is not one of {string.Join(", ", RunConfig.Optimizers)}."),
         };
         optimizer.RunningStatistics = config.BatchNormRunningStats;

@@ -30,7 +30,7 @@ public sealed record RunConfig
     public string Model { get; init; } = "smallcnn";
     /// <summary>Hidden widths of the MLP.</summary>
     public int[] MlpHidden { get; init; } = [512, 256];
-    /// <summary>sgd, adamw, kfac or fop.</summary>
+    /// <summary>sgd, adamw, kfac, fop, shampoo, soap or muon.</summary>
     public string Optimizer { get; init; } = "sgd";
     /// <summary>Base learning rate (before linear scaling and schedule).</summary>
     public double Lr { get; init; } = 0.05;
@@ -64,6 +64,12 @@ public sealed record RunConfig
     public KfacOptions Kfac { get; init; } = KfacOptions.Paper;
     /// <summary>FOP switches.</summary>
     public FopOptions Fop { get; init; } = FopOptions.Paper;
+    /// <summary>Shampoo settings (Distributed Shampoo's definitions).</summary>
+    public ShampooOptions Shampoo { get; init; } = ShampooOptions.Default;
+    /// <summary>SOAP settings.</summary>
+    public SoapOptions Soap { get; init; } = SoapOptions.Default;
+    /// <summary>Muon settings (and its AdamW for 1-D parameters).</summary>
+    public MuonOptions Muon { get; init; } = MuonOptions.Default;
     /// <summary>Clip the global norm of the update directions (null: off).</summary>
     public double? GradClip { get; init; }
     /// <summary>Training augmentation.</summary>
@@ -98,7 +104,7 @@ public sealed record RunConfig
     public string OutputDir { get; init; } = "runs";
 
     /// <summary>The optimizer names a config may use.</summary>
-    public static IReadOnlyList<string> Optimizers { get; } = ["sgd", "adamw", "kfac", "fop"];
+    public static IReadOnlyList<string> Optimizers { get; } = ["sgd", "adamw", "kfac", "fop", "shampoo", "soap", "muon"];
     /// <summary>The data set names a config may use.</summary>
     public static IReadOnlyList<string> Datasets { get; } = ["fashion-mnist", "cifar10", "cifar100", "imagenet100", "imagefolder"];
 
@@ -128,7 +134,10 @@ public sealed record RunConfig
                 w.Add("fop.beta, fop.damped_projection and fop.eps have no effect with fop.projection = false.");
         }
         else if (Json(Fop) != Json(defaults)) w.Add($"fop.* settings have no effect with optimizer = {Optimizer}.");
-        if (Optimizer is "sgd" or "adamw" && Json(Kfac) != Json(KfacOptions.Paper)) w.Add($"kfac.* settings have no effect with optimizer = {Optimizer}.");
+        if (Optimizer is not ("kfac" or "fop") && Json(Kfac) != Json(KfacOptions.Paper)) w.Add($"kfac.* settings have no effect with optimizer = {Optimizer}.");
+        if (Optimizer != "shampoo" && Json(Shampoo) != Json(ShampooOptions.Default)) w.Add($"shampoo.* settings have no effect with optimizer = {Optimizer}.");
+        if (Optimizer != "soap" && Json(Soap) != Json(SoapOptions.Default)) w.Add($"soap.* settings have no effect with optimizer = {Optimizer}.");
+        if (Optimizer != "muon" && Json(Muon) != Json(MuonOptions.Default)) w.Add($"muon.* settings have no effect with optimizer = {Optimizer}.");
         if (MicroBatchSize >= BatchSize && MicroBatchSize > 0) w.Add($"micro_batch_size {MicroBatchSize} >= batch_size {BatchSize}: every batch runs in one piece.");
         if (StopAtTarget && TargetAccuracy is null) w.Add("stop_at_target has no effect without target_accuracy.");
         if (BaseBatchSize is null && BatchSize > 1024 && Lr == new RunConfig().Lr) w.Add($"batch_size {BatchSize} with the default lr and no base_batch_size: the learning rate is not scaled.");
@@ -177,6 +186,9 @@ public sealed record RunConfig
         Adamw.Validate();
         // Settings are checked even where this optimizer ignores them: a bad value is a mistake whichever run it is in.
         EffectiveFop.Validate();
+        Shampoo.Validate();
+        Soap.Validate();
+        Muon.Validate();
         return this;
     }
 }

@@ -10,7 +10,8 @@ namespace Fop.Research.Tests.Core;
 /// On a GPU every read of a tensor value to the host is a synchronisation. A step that does no curvature work and logs
 /// no diagnostics reads exactly once (loss, correct count, finite checks and the KL-clip factor together), and so does a
 /// step that gathers curvature statistics but rebuilds no inverse (their check joins that read; they commit after it).
-/// Inverse steps read while decomposing. Counted through <see cref="HostReads"/>.
+/// Inverse steps read while decomposing. Shampoo, SOAP and Muon read once on every step, root and basis steps included.
+/// Counted through <see cref="HostReads"/>.
 /// </summary>
 public class HostReadTests
 {
@@ -29,6 +30,10 @@ public class HostReadTests
             "sgd" => FirstOrderOptimizer.Sgd(model, SgdOptions.Paper, gradClip: 1.0),
             "adamw" => FirstOrderOptimizer.AdamW(model, AdamWOptions.Default, gradClip: 1.0),
             "kfac" => new Kfac(model, kfac),
+            // Roots and bases every 2nd step: they are computed on the device and join the step's one read.
+            "shampoo" => new Shampoo(model, ShampooOptions.Default with { PreconditionFrequency = 2 }, gradClip: 1.0),
+            "soap" => new Soap(model, SoapOptions.Default with { PreconditionFrequency = 2 }, gradClip: 1.0),
+            "muon" => new Muon(model, MuonOptions.Default, gradClip: 1.0),
             _ => new Optim.Fop(model, FopOptions.Paper with { Kfac = kfac, DiagnosticsInterval = 0 }),
         };
     }
@@ -38,6 +43,9 @@ public class HostReadTests
     [InlineData("adamw")]
     [InlineData("kfac")]
     [InlineData("fop")]
+    [InlineData("shampoo")]
+    [InlineData("soap")]
+    [InlineData("muon")]
     public void AStepWithoutCurvatureWorkReadsToTheHostOnce(string kind)
     {
         var (x, y) = Batch();
@@ -50,7 +58,7 @@ public class HostReadTests
             Assert.False(result.Skipped, result.Message);
             reads.Add(HostReads.Count - before);
         }
-        if (kind is "sgd" or "adamw") Assert.All(reads, r => Assert.Equal(1, r));
+        if (kind is "sgd" or "adamw" or "shampoo" or "soap" or "muon") Assert.All(reads, r => Assert.Equal(1, r));
         else
         {
             Assert.Equal([1L, 1L, 1L], new[] { reads[1], reads[2], reads[3] });   // no curvature (1, 3) or statistics only (2): the statistics' check joins the step's read

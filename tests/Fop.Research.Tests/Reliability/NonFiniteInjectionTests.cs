@@ -39,6 +39,9 @@ public sealed class NonFiniteInjectionTests
             "sgd" => FirstOrderOptimizer.Sgd(model, new SgdOptions(0.9, false, 1e-3), likelihood),
             "adamw" => FirstOrderOptimizer.AdamW(model, AdamWOptions.Default, likelihood),
             "kfac" => new Kfac(model, kfac, likelihood),
+            "shampoo" => new Shampoo(model, ShampooOptions.Default with { PreconditionFrequency = 2 }, likelihood),
+            "soap" => new Soap(model, SoapOptions.Default with { PreconditionFrequency = 2 }, likelihood),
+            "muon" => new Muon(model, MuonOptions.Default, likelihood),
             _ => new Optim.Fop(model, FopOptions.Paper with { Kfac = kfac }, likelihood),
         };
     }
@@ -48,6 +51,9 @@ public sealed class NonFiniteInjectionTests
     [InlineData("adamw", "input")] [InlineData("adamw", "loss")] [InlineData("adamw", "gradient")]
     [InlineData("kfac", "input")] [InlineData("kfac", "loss")] [InlineData("kfac", "gradient")] [InlineData("kfac", "factor")]
     [InlineData("fop", "input")] [InlineData("fop", "loss")] [InlineData("fop", "gradient")] [InlineData("fop", "factor")]
+    [InlineData("shampoo", "input")] [InlineData("shampoo", "loss")] [InlineData("shampoo", "gradient")] [InlineData("shampoo", "factor")]
+    [InlineData("soap", "input")] [InlineData("soap", "loss")] [InlineData("soap", "gradient")] [InlineData("soap", "factor")]
+    [InlineData("muon", "input")] [InlineData("muon", "loss")] [InlineData("muon", "gradient")]
     public void AnInjectedNonFiniteValueRefusesTheStepAndChangesNothing(string optimizer, string fault)
     {
         var gradientFault = new GradientFault();
