@@ -28,7 +28,7 @@ public static class CurveClaimsReport
         foreach (var s in claims.Concat(replication)) Curves(sb, s);
 
         int family = decided.Count(d => d.InFamily);
-        Section(sb, $"The family: {family} cells, Holm at {ClaimRules.Alpha.ToString(Ci)}",
+        MarkdownReport.Section(sb, $"The family: {family} cells, Holm at {ClaimRules.Alpha.ToString(Ci)}",
             "Declared before any curve run (`CurveClaims`): per base config, FOP against each other optimizer at its cross-fitted rate (time to each target, best validation accuracy) " +
             "and against KFAC at matched rates (reaching each target, time to it, best validation accuracy). Time = FOP / comparator, below 1 FOP is faster; Δ = FOP minus comparator in points; " +
             "reach = pairs where only FOP / only the comparator reached the target.",
@@ -39,12 +39,12 @@ public static class CurveClaimsReport
         sb.AppendLine(survivors.Count == 0
             ? "No cell survives Holm's correction."
             : $"Cells surviving Holm's correction ({survivors.Count} of {family}): " + string.Join("; ", survivors.Select(d => d.Cell.Key)) + ".");
-        Header(sb, "verdict", "cells");
+        MarkdownReport.Header(sb, "verdict", "cells");
         foreach (var v in new[] { Verdict.Supported, Verdict.NotSupported, Verdict.Undecided }) sb.AppendLine($"| {v.Text()} | {decided.Count(d => d.Verdict == v)} |");
 
         if (decided.Any(d => !d.InFamily))
         {
-            Section(sb, "Replication, no verdict",
+            MarkdownReport.Section(sb, "Replication, no verdict",
                 "The same cells on the replication studies, with their raw p-values: outside the family (its few seeds cannot pass a corrected test), they say whether the direction repeats.",
                 "cell", "pairs", "estimate [95% interval]", "only FOP / only other", "p");
             foreach (var d in decided.Where(d => !d.InFamily))
@@ -77,7 +77,7 @@ public static class CurveClaimsReport
         foreach (var config in s.Configs)
         {
             var points = RateCurves.Points(s.Runs.Where(r => r.Config == config).ToList(), s.Targets);
-            Section(sb, $"`{s.Study.Name}`: {config}",
+            MarkdownReport.Section(sb, $"`{s.Study.Name}`: {config}",
                 "Each rate over its seeds: how many reached each validation target, their steps (mean [min-max]; `±k`: the coarsest crossing was known to k steps), " +
                 "best validation accuracy (mean [min, max]) and failures (diverged or stalled).",
                 new[] { "optimizer", "lr", "seeds", "failed" }.Concat(s.Targets.Select(t => $"reached / steps to {Pct(t)}")).Append("best val acc (%)").ToArray());
@@ -87,7 +87,7 @@ public static class CurveClaimsReport
                               $" | {Points(p.MeanAccuracy)} [{Points(p.MinAccuracy)}, {Points(p.MaxAccuracy)}] |");
             var metrics = s.Targets.Select(CurveMetric.StepsTo).Append(CurveMetric.BestValAccuracy).ToList();
             long first = s.Runs.Where(r => r.Config == config).Min(r => r.Seed);
-            Header(sb, "optimizer", "metric", "cross-fitted: held-out seed: rate -> value", $"one-seed selection on seed {first}: rate");
+            MarkdownReport.Header(sb, "optimizer", "metric", "cross-fitted: held-out seed: rate -> value", $"one-seed selection on seed {first}: rate");
             foreach (var family in s.Families(config))
                 foreach (var m in metrics)
                 {
@@ -102,7 +102,7 @@ public static class CurveClaimsReport
     static void Mechanism(StringBuilder sb, IReadOnlyList<MechanismRow> rows)
     {
         var targets = rows.SelectMany(r => r.Steps.Select(s => s.Target)).Distinct().Order().ToList();
-        Section(sb, "FOP's mechanism against batch size",
+        MarkdownReport.Section(sb, "FOP's mechanism against batch size",
             "Medians over each run's logged steps, then mean ± 95% half-width over seeds: FOP's \\|g_perp\\| / \\|g_avg\\|, beta, eta and cos(g1, g2) (diagnostics steps), and the simple noise scale " +
             "B_simple (gradient-noise steps of FOP's and KFAC's runs; `-` where the runs did not log it). FOP minus KFAC at the same rate, paired by seed: best validation accuracy in points " +
             "(runs that failed left out), FOP / KFAC steps to each target (geometric mean over seeds where both reached it; `a/b`: seeds where only FOP / only KFAC reached it).",
@@ -140,19 +140,4 @@ public static class CurveClaimsReport
     static string Signed(double v) => double.IsFinite(v) ? v.ToString("+0.00;-0.00;0.00", Ci) : "-";
     static string P(double p) => double.IsNaN(p) ? "-" : p == 0 ? "0" : p < 0.001 ? p.ToString("0.0e0", Ci) : p.ToString("0.000", Ci);
 
-    static void Section(StringBuilder sb, string title, string intro, params string[] columns)
-    {
-        sb.AppendLine();
-        sb.AppendLine($"## {title}");
-        sb.AppendLine();
-        sb.AppendLine(intro);
-        Header(sb, columns);
-    }
-
-    static void Header(StringBuilder sb, params string[] columns)
-    {
-        sb.AppendLine();
-        sb.AppendLine("| " + string.Join(" | ", columns) + " |");
-        sb.AppendLine("|" + string.Concat(columns.Select(_ => "---|")));
-    }
 }

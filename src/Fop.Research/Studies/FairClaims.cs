@@ -72,7 +72,7 @@ public static class FairClaims
 
         sb.AppendLine();
         sb.AppendLine("## Summary (cells per verdict)");
-        Header(sb, "claim", "supported", "not supported", "undecided");
+        MarkdownReport.Header(sb, "claim", "supported", "not supported", "undecided");
         foreach (var claim in tally.Select(t => t.Claim).Distinct())
         {
             int Count(Verdict v) => tally.Count(t => t.Claim == claim && t.Verdict == v);
@@ -92,7 +92,7 @@ public static class FairClaims
         var reference = e.Study.ReferenceLabel;
         var targets = VariantStudy.Targets(e.Study, e.Runs);
         string Pct(double t) => t.ToString("P0", Ci);
-        Section(sb, $"Post-hoc check, no verdict: `{e.Study.Name}`",
+        MarkdownReport.Section(sb, $"Post-hoc check, no verdict: `{e.Study.Name}`",
             $"{e.Study.Question} Declared after the evidence above was seen, so it is reported, not tallied. Reached = seeds that reached the validation target; " +
             $"epochs = mean over those seeds; Δ = paired difference variant minus {reference}, mean [95% interval].",
             new[] { "config", "variant", "runs" }.Concat(targets.Select(t => $"reached / epochs to {Pct(t)}")).Concat(["best val acc (%)", $"Δ best val acc vs {reference}"]).ToArray());
@@ -124,23 +124,6 @@ public static class FairClaims
         "ratio is a geometric mean over the seeds where both reached the target, and when FOP reaches a target significantly more " +
         "often (or less often) than the comparator, that decides its speed at that target.";
 
-    /// <summary>A claim's heading, its explanation and its table's header.</summary>
-    static void Section(StringBuilder sb, string claim, string intro, params string[] columns)
-    {
-        sb.AppendLine();
-        sb.AppendLine($"## {claim}");
-        sb.AppendLine();
-        sb.AppendLine(intro);
-        Header(sb, columns);
-    }
-
-    /// <summary>A blank line and a markdown table header.</summary>
-    static void Header(StringBuilder sb, params string[] columns)
-    {
-        sb.AppendLine();
-        sb.AppendLine("| " + string.Join(" | ", columns) + " |");
-        sb.AppendLine("|" + string.Concat(columns.Select(_ => "---|")));
-    }
 
     static IEnumerable<string> ComparedConfigs(StudyEvidence e) =>
         e.Runs.Select(r => r.Config).Distinct().Where(c => e.Runs.Any(r => r.Config == c && r.Variant == e.Study.ReferenceLabel));
@@ -175,7 +158,7 @@ public static class FairClaims
     {
         const string claim = "1. Large-batch speed-up (time to target)";
         var fop = e.Study.ReferenceLabel;
-        Section(sb, claim, $"`{e.Study.Name}`, FOP against each comparator that ran seeds at that batch. Time ratio = FOP / comparator (below 1: FOP faster).",
+        MarkdownReport.Section(sb, claim, $"`{e.Study.Name}`, FOP against each comparator that ran seeds at that batch. Time ratio = FOP / comparator (below 1: FOP faster).",
             "config", "comparator", "target", "FOP reached", "comparator reached", "FOP / comparator time", "verdict");
         var targets = VariantStudy.Targets(e.Study, e.Runs);
         foreach (var config in ComparedConfigs(e))
@@ -195,7 +178,7 @@ public static class FairClaims
                 }
         sb.AppendLine();
         sb.AppendLine("Seconds per epoch used (median over the cell's seed runs):");
-        Header(sb, e.Study.Variants.Select(v => v.Label).Prepend("config").ToArray());
+        MarkdownReport.Header(sb, e.Study.Variants.Select(v => v.Label).Prepend("config").ToArray());
         foreach (var config in e.Runs.Select(r => r.Config).Distinct())
             sb.AppendLine($"| {config} | " + string.Join(" | ", e.Study.Variants.Select(v => EpochCost(e.Runs, config, v.Label) is double c && double.IsFinite(c) ? c.ToString("F2", Ci) : "")) + " |");
     }
@@ -204,7 +187,7 @@ public static class FairClaims
     {
         const string claim = "2. Reaching the target where others cannot";
         var fop = e.Study.ReferenceLabel;
-        Section(sb, claim, "Seeds that reached each validation target within the 100-epoch budget; Fisher's exact test, two-sided.",
+        MarkdownReport.Section(sb, claim, "Seeds that reached each validation target within the 100-epoch budget; Fisher's exact test, two-sided.",
             "config", "comparator", "target", "FOP", "comparator", "p", "verdict");
         foreach (var config in ComparedConfigs(e))
             foreach (var other in Comparators(e, config))
@@ -222,7 +205,7 @@ public static class FairClaims
     {
         const string claim = "3. Accuracy at large batch";
         var fop = e.Study.ReferenceLabel;
-        Section(sb, claim, "Paired differences FOP minus comparator in points, mean [95% interval]; the verdict reads best validation accuracy (test is reported only).",
+        MarkdownReport.Section(sb, claim, "Paired differences FOP minus comparator in points, mean [95% interval]; the verdict reads best validation accuracy (test is reported only).",
             "config", "comparator", "Δ best val acc", "verdict", "Δ final test acc");
         foreach (var config in ComparedConfigs(e))
             foreach (var other in Comparators(e, config))
@@ -246,7 +229,7 @@ public static class FairClaims
     static void Damping(StringBuilder sb, StudyEvidence e, List<(string, Verdict)> tally)
     {
         const string claim = "4. Tolerance of small damping";
-        Section(sb, claim, $"`{e.Study.Name}`: KFAC and FOP at their selected learning rates. A run fails when it diverges or never reaches " +
+        MarkdownReport.Section(sb, claim, $"`{e.Study.Name}`: KFAC and FOP at their selected learning rates. A run fails when it diverges or never reaches " +
                            "the lowest target. The claim is tested as the paired interaction (FOP - KFAC at the smallest damping) - (FOP - KFAC at the " +
                            "scaling study's damping) in best validation accuracy: positive when FOP loses less than KFAC as damping shrinks.",
             "config", "damping", "FOP best val acc (%)", "KFAC best val acc (%)", "FOP failed", "KFAC failed");
@@ -265,7 +248,7 @@ public static class FairClaims
                               $"{ConfidenceInterval.Of(kfac.Select(r => 100 * r.Summary.BestValAccuracy)).ToString("0.00")} | {fop.Count(Failed)}/{fop.Count} | {kfac.Count(Failed)}/{kfac.Count} |");
             }
         }
-        Header(sb, "config", "smallest vs reference damping", "interaction (points)", "verdict");
+        MarkdownReport.Header(sb, "config", "smallest vs reference damping", "interaction (points)", "verdict");
         foreach (var config in runs.Select(r => r.Run.Config).Distinct())
         {
             var here = runs.Where(r => r.Run.Config == config).ToList();
@@ -291,7 +274,7 @@ public static class FairClaims
     {
         const string claim = "5. Long-tailed error";
         var fop = e.Study.ReferenceLabel;
-        Section(sb, claim, $"`{e.Study.Name}`: top-1 error (%) on the balanced test set after the last epoch, mean ± 95% half-width; paired differences FOP minus comparator (negative: FOP's error is lower, the paper's claim).",
+        MarkdownReport.Section(sb, claim, $"`{e.Study.Name}`: top-1 error (%) on the balanced test set after the last epoch, mean ± 95% half-width; paired differences FOP minus comparator (negative: FOP's error is lower, the paper's claim).",
             "config", "comparator", "FOP error", "comparator error", "Δ error (points)", "verdict");
         foreach (var config in ComparedConfigs(e))
             foreach (var other in Comparators(e, config))
