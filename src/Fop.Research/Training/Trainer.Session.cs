@@ -63,7 +63,9 @@ public sealed partial class Trainer
             // Only rank 0 writes the run folder; the other ranks read its checkpoint and keep their own files out of the way.
             if (parallel is { Rank: > 0 })
             {
-                scratch = Directory.CreateTempSubdirectory($"fop-rank{parallel.Rank}-").FullName;
+                // The process id in the name lets a later rank remove the folder of one that was killed before it could.
+                RemoveOrphanedScratch();
+                scratch = Directory.CreateTempSubdirectory($"fop-rank{parallel.Rank}-{Environment.ProcessId}-").FullName;
                 Distributed.MpiCommunicator.DeleteOnStop(scratch);
                 runDir = scratch;
             }
@@ -118,6 +120,18 @@ public sealed partial class Trainer
                 // A session that could not open leaves no temporary folder behind (Dispose will not run).
                 if (scratch is not null) Distributed.MpiCommunicator.Forget(scratch);
                 throw;
+            }
+        }
+
+        /// <summary>Deletes temporary rank folders whose process no longer runs (killed by mpirun before its own clean-up).</summary>
+        static void RemoveOrphanedScratch()
+        {
+            if (!OperatingSystem.IsLinux()) return;   // process liveness is read from /proc
+            foreach (var dir in Directory.GetDirectories(Path.GetTempPath(), "fop-rank*-*-*"))
+            {
+                var parts = Path.GetFileName(dir).Split('-');
+                if (parts.Length >= 4 && int.TryParse(parts[2], out int pid) && !Directory.Exists($"/proc/{pid}"))
+                    try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             }
         }
 
