@@ -33,9 +33,7 @@ public sealed class FirstOrderOptimizer : ModelOptimizer
     {
         ZeroGrad();
         long n = BatchExamples;
-        var (lossSum, correct) = Pass().Accumulate(inputs, targets, n);
-        var grads = CurrentGradients();
-        Parallel?.SumGradients(grads, lossSum, correct);
+        var (lossSum, correct, grads) = BatchGradients(inputs, targets);
         // The step's one read: loss, correct count and the finite check together.
         var read = HostReads.Scalars(lossSum, correct, HostReads.AllFinite(grads.Append(lossSum), inputs.device));
         if (read[2] == 0) { ZeroGrad(); return NonFinite(read[0], n); }

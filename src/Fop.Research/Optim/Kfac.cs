@@ -28,9 +28,7 @@ public sealed class Kfac : NaturalGradientOptimizer
         long n = BatchExamples;
         ZeroGrad();
         Curvature.BeginStep(StepCount);
-        var (lossSum, correct) = Pass(Curvature).Accumulate(inputs, targets, n);
-        var grads = CurrentGradients();
-        Parallel?.SumGradients(grads, lossSum, correct);
+        var (lossSum, correct, grads) = BatchGradients(inputs, targets, Curvature);
         var gradientsFinite = HostReads.AllFinite(grads.Append(lossSum), inputs.device);
 
         // Curvature: statistics, and inverses when due.

@@ -52,9 +52,7 @@ public abstract class MatrixOptimizer : ModelOptimizer
     {
         ZeroGrad();
         long n = BatchExamples;
-        var (lossSum, correct) = Pass().Accumulate(inputs, targets, n);
-        var grads = CurrentGradients();
-        Parallel?.SumGradients(grads, lossSum, correct);
+        var (lossSum, correct, grads) = BatchGradients(inputs, targets);
         var proposal = Propose(grads, StepCount + 1);
 
         // The step's one read: a non-finite loss, gradient, direction or proposed statistic refuses the whole step.

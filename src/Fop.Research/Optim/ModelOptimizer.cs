@@ -152,6 +152,18 @@ public abstract class ModelOptimizer : IDisposable
     protected GradientPass Pass(ICurvatureRecorder? recorder = null) =>
         new(Model, Likelihood, MicroBatchSize) { Recorder = recorder, Timer = Timer, BatchNorm = batchNorm };
 
+    /// <summary>
+    /// The gradient stage most steps begin with: gradients cleared, forward and backward over the batch's chunks (with
+    /// <paramref name="recorder"/> watching), and in a job the gradients, loss sum and correct count summed over the ranks.
+    /// </summary>
+    protected (Tensor LossSum, Tensor Correct, List<Tensor> Grads) BatchGradients(Tensor inputs, Tensor targets, ICurvatureRecorder? recorder = null)
+    {
+        var (lossSum, correct) = Pass(recorder).Accumulate(inputs, targets, BatchExamples);
+        var grads = CurrentGradients();
+        Parallel?.SumGradients(grads, lossSum, correct);
+        return (lossSum, correct, grads);
+    }
+
     /// <summary>The accumulated gradients, copied, then cleared: one half's gradient for FOP and the noise probe.</summary>
     protected List<Tensor> TakeGradients()
     {
