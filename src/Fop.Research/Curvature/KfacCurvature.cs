@@ -263,9 +263,9 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
         var flags = torch.stack(factors.Select(i => Owns(i) ? Factors[i].PendingFiniteFlag() : torch.tensor(true, device: ModelDevice)).ToArray());
         if (parallel is not null)
         {
-            var agreed = flags.to_type(ScalarType.Int64).cpu();
+            var agreed = Optim.DeviceSyncs.To(flags.to_type(ScalarType.Int64), torch.CPU);
             parallel.Communicator.AllReduceMin(agreed);
-            flags = agreed.to(ModelDevice).to_type(ScalarType.Bool);
+            flags = Optim.DeviceSyncs.To(agreed, ModelDevice).to_type(ScalarType.Bool);
         }
         return flags.MoveToOuterDisposeScope();
     }

@@ -143,6 +143,8 @@ internal sealed class PiSplitPreconditioner : KroneckerPreconditioner
         this.g = g.clone();
         aDamped = a + torch.eye(a.shape[0], dtype: a.dtype, device: a.device) * (pi * sqrtDamping);
         gDamped = g + torch.eye(g.shape[0], dtype: g.dtype, device: g.device) * (sqrtDamping / pi);
+        // libtorch reads each factorisation's info code back to raise on failure: two waits per factor on a GPU, counted.
+        Optim.DeviceSyncs.Note(Optim.SyncKind.LinalgCheck, 4);
         aInverse = torch.cholesky_inverse(torch.linalg.cholesky(aDamped));
         gInverse = torch.cholesky_inverse(torch.linalg.cholesky(gDamped));
         RequireFinite("Damped factor inverse", aInverse, gInverse);
@@ -185,6 +187,7 @@ internal sealed class EigenPreconditioner : KroneckerPreconditioner
         using var scope = torch.NewDisposeScope();
         Damping = damping;
         UsedFloat64Retry = retried;
+        Optim.DeviceSyncs.Note(Optim.SyncKind.LinalgCheck, 2);            // eigh reads its convergence info back
         var (ea, va) = torch.linalg.eigh(a);
         var (eg, vg) = torch.linalg.eigh(g);
         RequireFinite("Factor eigendecomposition", ea, va, eg, vg);

@@ -34,11 +34,11 @@ public static class BatchOrder
         return z ^ (z >> 31);
     }
 
-    /// <summary>The shuffled indices of one epoch.</summary>
-    public static Tensor Permutation(int count, long seed, int epoch)
+    /// <summary>The shuffled indices of one epoch, on <paramref name="device"/> (default the CPU).</summary>
+    public static Tensor Permutation(int count, long seed, int epoch, Device? device = null)
     {
         using var random = new SeededRandom(seed, RandomPurpose.EpochOrder, epoch);
-        return random.Permutation(count, torch.CPU);
+        return random.Permutation(count, device ?? torch.CPU);
     }
 
     /// <summary>Indices of batch <paramref name="step"/> of an epoch, given that epoch's permutation.</summary>

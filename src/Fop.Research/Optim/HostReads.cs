@@ -10,15 +10,13 @@ namespace Fop.Research.Optim;
 /// </summary>
 public static class HostReads
 {
-    [ThreadStatic] static long count;
-
-    /// <summary>Reads made on this thread so far.</summary>
-    public static long Count => count;
+    /// <summary>Reads made on this thread so far (also counted by <see cref="DeviceSyncs"/>, with the other kinds of wait).</summary>
+    public static long Count => DeviceSyncs.Counts.HostReads;
 
     /// <summary>The values of <paramref name="t"/> as doubles, in one read.</summary>
     public static double[] Doubles(Tensor t)
     {
-        count++;
+        DeviceSyncs.Note(SyncKind.HostRead);
         using var host = t.detach().to_type(ScalarType.Float64).cpu();
         return host.data<double>().ToArray();
     }

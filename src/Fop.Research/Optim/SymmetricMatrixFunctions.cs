@@ -20,6 +20,7 @@ public static class SymmetricMatrixFunctions
     {
         if (root < 1) throw new ArgumentOutOfRangeException(nameof(root), root, "root must be >= 1.");
         using var scope = torch.NewDisposeScope();
+        DeviceSyncs.Note(SyncKind.LinalgCheck);                            // eigh reads its convergence info back
         var (values, vectors) = torch.linalg.eigh(a.to_type(ScalarType.Float64));
         var shifted = values - values.min().clamp_max(0) + eps;
         var x = (vectors * shifted.pow(-1.0 / root).unsqueeze(0)).mm(vectors.t());
@@ -38,6 +39,7 @@ public static class SymmetricMatrixFunctions
     {
         using var scope = torch.NewDisposeScope();
         long n = a.shape[0];
+        DeviceSyncs.Note(SyncKind.LinalgCheck);                            // eigh reads its convergence info back
         var (values, vectors) = torch.linalg.eigh(a.to_type(ScalarType.Float64));
         values = values.flip(0);
         vectors = vectors.flip(1);
@@ -48,6 +50,7 @@ public static class SymmetricMatrixFunctions
         var projector = nullVectors.mm(nullVectors.t());
         var ramp = torch.arange(1, n + 1, dtype: ScalarType.Float64, device: a.device);
         // Ascending: P D P's zero eigenvalues (the range) come first, its positive ones (the null space) last, where the null columns are.
+        DeviceSyncs.Note(SyncKind.LinalgCheck);
         var (_, canonical) = torch.linalg.eigh((projector * ramp.unsqueeze(0)).mm(projector));
         var basis = torch.where(isNull.unsqueeze(0), canonical, vectors);
         return basis.to_type(a.dtype).MoveToOuterDisposeScope();

@@ -29,7 +29,7 @@ public enum RandomPurpose : long
 /// on the CPU, where the generator lives, and the result is moved to the requested device once: the same seed gives the
 /// same numbers on every device, CPU runs are unchanged, and nothing device-specific needs checkpointing because every
 /// stream is re-seeded from (run seed, purpose, position). The per-draw host-to-device copy is small (labels, offsets,
-/// index permutations, probe vectors). A test scans the library's sources so that no other code passes a generator to libtorch.
+/// index permutations, probe vectors) and made from pinned memory, so it queues behind the device's work without a wait. A test scans the library's sources so that no other code passes a generator to libtorch.
 /// </summary>
 public sealed class SeededRandom : IDisposable
 {
@@ -57,11 +57,11 @@ public sealed class SeededRandom : IDisposable
     /// <summary>A random permutation of 0..<paramref name="n"/>-1 on <paramref name="device"/>.</summary>
     public Tensor Permutation(long n, Device device) => OnDevice(torch.randperm(n, generator: generator), device);
 
-    /// <summary>The CPU draw itself on the CPU, or moved to <paramref name="device"/> (the CPU copy freed).</summary>
+    /// <summary>The CPU draw itself on the CPU, or copied to <paramref name="device"/> without a wait (pinned, asynchronous; the CPU copy freed).</summary>
     static Tensor OnDevice(Tensor cpu, Device device)
     {
         if (device.type == DeviceType.CPU) return cpu;
-        using (cpu) return cpu.to(device);
+        using (cpu) return Optim.DeviceSyncs.To(cpu, device);
     }
 
     /// <summary>Frees the generator.</summary>

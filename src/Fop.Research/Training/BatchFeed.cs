@@ -28,6 +28,12 @@ public sealed class BatchFeed : IDisposable
         data = moved ?? train;
     }
 
+    /// <summary>
+    /// The seeded order of <paramref name="epoch"/>, where the batches are indexed: with pixels on a GPU it is copied there
+    /// once per epoch, so a step's indices are a slice on the device, not a copy from the host.
+    /// </summary>
+    public Tensor Permutation(int epoch) => BatchOrder.Permutation((int)data.Count, config.Seed, epoch, data.Store.Device);
+
     /// <summary>Whether batches are prepared one ahead in the background (streamed data).</summary>
     public bool Prefetches => data.Streamed;
 

@@ -56,8 +56,5 @@ public static class DeviceChoice
     public static double AgreementTolerance(bool tf32) => tf32 ? 1e-2 : 1e-3;
 
     /// <summary>Waits for the work queued on <paramref name="device"/> (a no-op on the CPU), so a clock read after it times that work.</summary>
-    public static void Synchronize(Device device)
-    {
-        if (device.type == DeviceType.CUDA) torch.cuda.synchronize(device);
-    }
+    public static void Synchronize(Device device) => Optim.DeviceSyncs.Synchronize(device);
 }

@@ -128,4 +128,16 @@ public sealed record RunSummary
 }
 
 /// <summary>Progress of a run, reported after every step.</summary>
-public sealed record TrainingProgress(int Epoch, int Epochs, int Step, int StepsPerEpoch, long GlobalStep, double Loss, double Accuracy, double? LastTestAccuracy, TimeSpan Elapsed, TimeSpan? Remaining);
+/// <param name="Epoch">Epoch in progress (1-based).</param>
+/// <param name="Epochs">Epochs of the run.</param>
+/// <param name="Step">Step within the epoch (1-based).</param>
+/// <param name="StepsPerEpoch">Steps in an epoch.</param>
+/// <param name="GlobalStep">Steps done (1-based).</param>
+/// <param name="Loss">The epoch's mean training loss so far.</param>
+/// <param name="Accuracy">The epoch's training accuracy so far.</param>
+/// <param name="LastTestAccuracy">The last evaluation's accuracy, if any.</param>
+/// <param name="Elapsed">Training and evaluation time, resumed runs included.</param>
+/// <param name="Remaining">Estimated time left.</param>
+/// <param name="StepSyncs">What the last step made the host wait on, from its batch to its end (a GPU's view, counted on any device).</param>
+public sealed record TrainingProgress(int Epoch, int Epochs, int Step, int StepsPerEpoch, long GlobalStep, double Loss, double Accuracy, double? LastTestAccuracy, TimeSpan Elapsed, TimeSpan? Remaining,
+    Optim.SyncCounts StepSyncs = default);

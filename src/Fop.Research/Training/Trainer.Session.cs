@@ -43,6 +43,7 @@ public sealed partial class Trainer
         readonly HashSet<string> warningsSeen;
         long stepsThisProcess;
         int consecutiveSkips;
+        Optim.SyncCounts stepSyncs;
 
         public State State { get; }
 
@@ -154,7 +155,7 @@ public sealed partial class Trainer
         public EpochEnd TrainEpoch()
         {
             model.train();
-            using var permutation = BatchOrder.Permutation(trainer.data.Train.Count, config.Seed, State.Epoch);
+            using var permutation = feed.Permutation(State.Epoch);
             while (State.StepInEpoch < stepsPerEpoch)
             {
                 if (config.MaxSteps > 0 && State.GlobalStep >= config.MaxSteps) return EpochEnd.MaxSteps;
@@ -170,6 +171,7 @@ public sealed partial class Trainer
             double lr = baseLr * scheduler.Factor(State.Epoch + State.StepInEpoch / (double)stepsPerEpoch);
             // Training time counts the batch's preparation (or the wait for it) and ends when the device has finished the step.
             var sw = Stopwatch.StartNew();
+            var syncsBefore = Optim.DeviceSyncs.Counts;
             if (parallel is not null) Io.FaultInjection.BeforeStep(parallel.Rank, State.GlobalStep);
             var (x, y) = feed.Get(State.Epoch, State.StepInEpoch, permutation, stepsPerEpoch);
             using var batchX = x;
@@ -178,6 +180,7 @@ public sealed partial class Trainer
             var result = optimizer.Step(x, y, lr);
             DeviceChoice.Synchronize(device);
             double ms = sw.Elapsed.TotalMilliseconds;
+            stepSyncs = Optim.DeviceSyncs.Counts - syncsBefore;
             State.TrainSeconds += ms / 1000;
             State.StepMs.Add(ms);
 
@@ -279,7 +282,7 @@ public sealed partial class Trainer
             double rate = elapsed / (stepsThisProcess + 1);
             trainer.OnProgress(new TrainingProgress(State.Epoch + 1, config.Epochs, State.StepInEpoch + 1, stepsPerEpoch, State.GlobalStep + 1,
                 State.EpochLossSum / Math.Max(1, State.EpochExamples), State.EpochCorrect / (double)Math.Max(1, State.EpochExamples), State.LastTestAccuracy,
-                TimeSpan.FromSeconds(startSeconds + elapsed), TimeSpan.FromSeconds(rate * Math.Max(0, totalSteps - State.GlobalStep - 1))));
+                TimeSpan.FromSeconds(startSeconds + elapsed), TimeSpan.FromSeconds(rate * Math.Max(0, totalSteps - State.GlobalStep - 1)), stepSyncs));
         }
 
         /// <summary>Evaluates, logs the epoch, checks target and abandonment, moves to the next epoch and checkpoints there; true when the run is done.</summary>

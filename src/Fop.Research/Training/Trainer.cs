@@ -170,7 +170,7 @@ public sealed partial class Trainer
         Zero();
         // Micro-batched like the step itself, so any batch that trains also fits here.
         var (lossSum, _) = new GradientPass(model, Likelihood.Categorical, microBatchSize).Accumulate(x, y, x.shape[0]);
-        slope = named.Sum(p => { using var g = p.parameter.grad; return g is null ? 0 : (g.to_type(ScalarType.Float64) * direction[p.name].to_type(ScalarType.Float64)).sum().item<double>(); });
+        slope = named.Sum(p => { using var g = p.parameter.grad; return g is null ? 0 : HostReads.Scalar((g.to_type(ScalarType.Float64) * direction[p.name].to_type(ScalarType.Float64)).sum()); });
         Zero();
         return HostReads.Scalar(lossSum) / x.shape[0];
     }
@@ -188,8 +188,9 @@ public sealed partial class Trainer
             var idx = torch.arange(start, Math.Min(set.Count, start + batchSize), dtype: ScalarType.Int64);
             var (x, y) = set.Batch(idx, ImageView.Eval, device);
             var outputs = model.call(x);
-            lossSum += Likelihood.Categorical.LossSum(outputs, y).to_type(ScalarType.Float64).item<double>();
-            correct += Likelihood.Categorical.Correct(outputs, y);
+            var read = HostReads.Scalars(Likelihood.Categorical.LossSum(outputs, y), Likelihood.Categorical.CorrectCount(outputs, y));
+            lossSum += read[0];
+            correct += (long)read[1];
             evaluated += y.shape[0];
         }
         model.train();
