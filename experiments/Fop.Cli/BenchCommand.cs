@@ -62,13 +62,16 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         [CommandOption("--device <DEVICE>"), Description("cpu, cuda or auto (default cpu).")]
         public string Device { get; init; } = "cpu";
 
+        [CommandOption("--whole-steps"), Description("Time whole steps only: one device synchronise before and after each optimizer's run of steps, no phase timing (on a GPU the phases' synchronises would be timed too). Also counts what each step waits on.")]
+        public bool WholeSteps { get; init; }
+
         [CommandOption("--json <FILE>"), Description("Also write every round's measurements as JSON.")]
         public string? Json { get; init; }
     }
 
     /// <summary>One optimizer's measurements in one round, per step (amortised over the round's intervals).</summary>
     sealed record RoundResult(int Round, string Optimizer, double MsPerStep, double Forward, double Backward, double Curvature, double Update, int Refused,
-        double Communication = 0, double BytesPerStep = 0);
+        double Communication = 0, double BytesPerStep = 0, double WaitsPerStep = double.NaN, double ReadsPerStep = double.NaN);
 
     sealed class Contender(string name, Module<Tensor, Tensor> model, ModelOptimizer optimizer) : IDisposable
     {
@@ -107,13 +110,16 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         using var draws = new Fop.Research.Randomness.SeededRandom(0);
         using var randomX = data is null ? draws.Normal([s.Batch, .. shape], device) : null;
         using var randomY = data is null ? draws.Integers(0, classes, [s.Batch], device) : null;
-        using var permutation = data is null ? null : BatchOrder.Permutation(data.Train.Count, 0, 0);
-        int batchesPerEpoch = data is null ? 1 : Math.Max(1, data.Train.Count / s.Batch);
+        // Like training: the examples move to the device once (uint8) and each batch is indexed there.
+        using var train = data is null ? null : device.type == DeviceType.CPU ? null : data.Train.To(device);
+        var source = train ?? data?.Train;
+        using var permutation = source is null ? null : BatchOrder.Permutation(source.Count, 0, 0, source.Store.Device);
+        int batchesPerEpoch = source is null ? 1 : Math.Max(1, source.Count / s.Batch);
         (Tensor X, Tensor Y) Batch(int step)
         {
-            if (data is null) return (randomX!.alias(), randomY!.alias());
+            if (source is null) return (randomX!.alias(), randomY!.alias());
             var idx = BatchOrder.BatchIndices(permutation!, step % batchesPerEpoch, s.Batch);
-            return data.Train.Batch(idx, ImageView.Eval, device);
+            return source.Batch(idx, ImageView.Eval, device);
         }
 
         var contenders = names.Select(name =>
@@ -133,7 +139,30 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         void Say(string line) { if (Job.Speaks) AnsiConsole.MarkupLine(Markup.Escape(line)); }
 
         void Synchronize() => DeviceChoice.Synchronize(device);
-        RoundResult RunSteps(Contender c, int round, int count, ref int stepIndex)
+        RoundResult RunSteps(Contender c, int round, int count, ref int stepIndex) => s.WholeSteps ? RunWholeSteps(c, round, count, ref stepIndex) : RunPhases(c, round, count, ref stepIndex);
+        // One synchronise before and one after the run of steps, nothing between: what the device does is timed as it would run in training.
+        RoundResult RunWholeSteps(Contender c, int round, int count, ref int stepIndex)
+        {
+            int refused = 0;
+            double commBefore = comm?.SecondsCommunicating ?? 0;
+            long bytesBefore = comm?.BytesCommunicated ?? 0;
+            Synchronize();
+            var before = DeviceSyncs.Counts;
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < count; i++)
+            {
+                using var scope = torch.NewDisposeScope();
+                var (x, y) = Batch(stepIndex++);
+                if (c.Optimizer.Step(x, y, s.Lr).Skipped) refused++;
+            }
+            var waits = DeviceSyncs.Counts - before;
+            Synchronize();
+            double total = clock.Elapsed.TotalMilliseconds;
+            return new RoundResult(round, c.Name, total / count, double.NaN, double.NaN, double.NaN, double.NaN, refused,
+                ((comm?.SecondsCommunicating ?? 0) - commBefore) * 1000 / count, ((comm?.BytesCommunicated ?? 0) - bytesBefore) / (double)count,
+                waits.Total / (double)count, waits.HostReads / (double)count);
+        }
+        RoundResult RunPhases(Contender c, int round, int count, ref int stepIndex)
         {
             var timer = new PhaseTimer(device.type == DeviceType.CUDA ? Synchronize : null);
             c.Optimizer.Timer = timer;
@@ -168,7 +197,8 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
                 int k = (round + j) % contenders.Count;      // rotating order: drift does not always land on the same optimizer
                 var r = RunSteps(contenders[k], round, stepsPerRound, ref stepIndex[k]);
                 results.Add(r);
-                Say($"round {round + 1}/{s.Rounds} {r.Optimizer}: {r.MsPerStep:F1} ms/step (forward {r.Forward:F1}, backward {r.Backward:F1}, curvature {r.Curvature:F1}, update {r.Update:F1}" +
+                string detail = s.WholeSteps ? $"waits {r.WaitsPerStep:F2} per step" : $"forward {r.Forward:F1}, backward {r.Backward:F1}, curvature {r.Curvature:F1}, update {r.Update:F1}";
+                Say($"round {round + 1}/{s.Rounds} {r.Optimizer}: {r.MsPerStep:F1} ms/step ({detail}" +
                     (comm is null ? "" : $", in collectives {r.Communication:F1}, {r.BytesPerStep / 1e6:F2} MB") + $"){(r.Refused > 0 ? $", {r.Refused} REFUSED" : "")}");
             }
         foreach (var c in contenders) c.Dispose();
@@ -198,21 +228,25 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
                 ratio_to_kfac = Stats(Enumerable.Range(0, s.Rounds).Select(r => RatioIn(r, name, "kfac"))),
                 refused_steps = mine.Sum(r => r.Refused),
                 communication_ms = Stats(mine.Select(r => r.Communication)), bytes_per_step = Stats(mine.Select(r => r.BytesPerStep)),
+                waits_per_step = Stats(mine.Select(r => r.WaitsPerStep)), reads_per_step = Stats(mine.Select(r => r.ReadsPerStep)),
             };
         }).ToList();
         if (!Job.Speaks) return results.Sum(r => r.Refused) > 0 ? ExitCodes.Abnormal : ExitCodes.Done;
-        var table = new Table().AddColumns("optimizer", "ms/step", "forward", "backward", "curvature", "update", "/ SGD", "/ KFAC", "refused");
+        var table = s.WholeSteps ? new Table().AddColumns("optimizer", "ms/step", "/ SGD", "/ KFAC", "waits/step", "reads/step", "refused")
+            : new Table().AddColumns("optimizer", "ms/step", "forward", "backward", "curvature", "update", "/ SGD", "/ KFAC", "refused");
         if (comm is not null) table.AddColumns("in collectives (ms)", "MB/step per rank");
         foreach (var r in summary)
         {
-            string[] cells = [r.optimizer, F(r.ms_per_step, "F0"), F(r.forward_ms, "F0"), F(r.backward_ms, "F0"), F(r.curvature_ms, "F0"), F(r.update_ms, "F0"),
-                F(r.ratio_to_sgd, "F2"), F(r.ratio_to_kfac, "F2"), r.refused_steps.ToString()];
+            string[] cells = s.WholeSteps
+                ? [r.optimizer, F(r.ms_per_step, "F1"), F(r.ratio_to_sgd, "F2"), F(r.ratio_to_kfac, "F2"), r.waits_per_step.Median.ToString("F2"), r.reads_per_step.Median.ToString("F2"), r.refused_steps.ToString()]
+                : [r.optimizer, F(r.ms_per_step, "F0"), F(r.forward_ms, "F0"), F(r.backward_ms, "F0"), F(r.curvature_ms, "F0"), F(r.update_ms, "F0"),
+                    F(r.ratio_to_sgd, "F2"), F(r.ratio_to_kfac, "F2"), r.refused_steps.ToString()];
             if (comm is not null) cells = [.. cells, F(r.communication_ms, "F0"), (r.bytes_per_step.Median / 1e6).ToString("F2")];
             table.AddRow(cells);
         }
         AnsiConsole.Write(table);
         var machine = RunView.Machine(device) + (Job.Parallel is { } ranks ? $", {ranks.Size} ranks (rank 0's times; collectives include waiting for slower ranks)" : "");
-        AnsiConsole.MarkupLine(Markup.Escape($"median (min-max) over {s.Rounds} interleaved rounds of {stepsPerRound} steps per optimizer (ratios taken within each round); model {s.Model}, batch {s.Batch}" +
+        AnsiConsole.MarkupLine(Markup.Escape($"median (min-max) over {s.Rounds} interleaved rounds of {stepsPerRound} steps per optimizer (ratios taken within each round{(s.WholeSteps ? "; whole steps, one synchronise per round's run of steps, waits counted by DeviceSyncs" : "")}); model {s.Model}, batch {s.Batch}" +
             $"{(s.MicroBatch > 0 ? $" in micro-batches of {s.MicroBatch}" : "")}, interval {s.Interval}, lr {s.Lr:g3}, damping {s.Damping:g3}, {dataKind} batches; {machine}"));
         if (s.Json != null)
         {
@@ -220,6 +254,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             {
                 machine, model = s.Model, batch = s.Batch, interval = s.Interval, rounds = s.Rounds, steps_per_round = stepsPerRound, micro_batch = s.MicroBatch,
                 lr = s.Lr, damping = s.Damping, data = dataKind, overrides = s.Set, threads = torch.get_num_threads(), ranks = Job.Parallel?.Size ?? 1,
+                timing = s.WholeSteps ? "whole-steps" : "phases",
                 summary = summary.Select(r => new
                 {
                     r.optimizer, r.refused_steps,
@@ -228,6 +263,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
                     ratio_to_sgd = new { median = r.ratio_to_sgd.Median, min = r.ratio_to_sgd.Min, max = r.ratio_to_sgd.Max },
                     ratio_to_kfac = new { median = r.ratio_to_kfac.Median, min = r.ratio_to_kfac.Min, max = r.ratio_to_kfac.Max },
                     communication_ms = r.communication_ms.Median, bytes_per_step = r.bytes_per_step.Median,
+                    waits_per_step = r.waits_per_step.Median, reads_per_step = r.reads_per_step.Median,
                 }),
                 rounds_detail = results.Select(r => new { round = r.Round, optimizer = r.Optimizer, ms_per_step = r.MsPerStep, forward_ms = r.Forward, backward_ms = r.Backward, curvature_ms = r.Curvature, update_ms = r.Update, refused = r.Refused }),
             };
