@@ -4,6 +4,12 @@ using Spectre.Console.Cli;
 
 // Before anything touches TorchSharp: on Debian 12 its native library needs a libstdc++ newer than the system's.
 Fop.Research.Platform.TorchSharpNatives.EnsureLoadable();
+// A system libtorch of another version than TorchSharp's would crash at the first tensor: stop here, saying which.
+if (Fop.Research.Platform.TorchSharpNatives.LibtorchProblem is { } libtorchProblem)
+{
+    Console.Error.WriteLine($"fop: {libtorchProblem}");
+    return ExitCodes.BadInput;
+}
 FileSizeSignal.Ignore();
 // Piped or redirected output keeps whole table rows on one line instead of wrapping them at 80 columns.
 if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 240;

@@ -25,6 +25,13 @@ public static class TorchSharpNatives
     /// <summary>What <see cref="EnsureLoadable"/> found and did, one line (for notebooks and bug reports).</summary>
     public static string Status { get; private set; } = "not run";
 
+    /// <summary>
+    /// Why the libtorch found on LD_LIBRARY_PATH (no libtorch came with TorchSharp: the <c>system</c> route) cannot be used,
+    /// or null; set by <see cref="EnsureLoadable"/>, which then loads nothing. A program stops with this message (see
+    /// <see cref="LibtorchVersion"/>).
+    /// </summary>
+    public static string? LibtorchProblem { get; private set; }
+
     // A library's module initializer is what makes the fix reach every consumer without a call of theirs: it runs before
     // any Fop.Research code, so before the library's first tensor (CA2255 warns that libraries rarely need one).
 #pragma warning disable CA2255
@@ -56,15 +63,23 @@ public static class TorchSharpNatives
     public static void EnsureLoadableOrWarn()
     {
         var status = EnsureLoadable();
-        if (status.StartsWith("not applied", StringComparison.Ordinal)) Console.Error.WriteLine($"Fop.Research: TorchSharp's natives were {status}");
+        if (LibtorchProblem is not null) Console.Error.WriteLine($"Fop.Research: {LibtorchProblem}");
+        else if (status.StartsWith("not applied", StringComparison.Ordinal)) Console.Error.WriteLine($"Fop.Research: TorchSharp's natives were {status}");
     }
 
     static string Apply(Assembly torchSharp)
     {
         if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64) return "not needed (not Linux x64)";
-        if (SystemLibstdcxxHas(VersionName)) return $"not needed (the system's libstdc++ has {VersionName})";
         var assemblyDir = Path.GetDirectoryName(torchSharp.Location);
         if (string.IsNullOrEmpty(assemblyDir)) return "not applied: TorchSharp's location is unknown";
+        // The system route: no libtorch beside TorchSharp, one on LD_LIBRARY_PATH. Its version is checked before anything loads.
+        var system = LibtorchDir(assemblyDir) is null ? LibtorchVersion.OnLibraryPath().FirstOrDefault() : null;
+        if (system is not null && LibtorchVersion.Problem(system, Environment.GetEnvironmentVariable(LibtorchVersion.AllowMismatchVariable) == "1") is { } problem)
+        {
+            LibtorchProblem = problem;
+            return $"refused: {problem}";
+        }
+        if (SystemLibstdcxxHas(VersionName)) return system is null ? $"not needed (the system's libstdc++ has {VersionName})" : LinkSystem(assemblyDir, system, null);
         string[] nativeDirs =
         [
             Path.Combine(assemblyDir, "runtimes", "linux-x64", "native"),                              // framework-dependent build output
@@ -76,7 +91,7 @@ public static class TorchSharpNatives
         var bytes = File.ReadAllBytes(original);
         // A copy already patched (this repository's build does it) loads as it is.
         if (WeakenVersion(bytes, VersionName) == 0) return $"not needed ({original} asks for {VersionName} weakly)";
-        var libtorch = LibtorchDir(assemblyDir);
+        var libtorch = LibtorchDir(assemblyDir) ?? system;
         if (libtorch is null) return "not applied: no libtorch (libtorch_cpu.so) found; reference a libtorch package (libtorch-cpu-linux-x64, TorchSharp-cpu or TorchSharp-cuda-linux)";
 
         var key = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(original)))[..16];
@@ -89,24 +104,55 @@ public static class TorchSharpNatives
             File.WriteAllBytes(tmp, bytes);
             File.Move(tmp, patched, overwrite: true);
         }
-        // The copy's RUNPATH ($ORIGIN) does not reach libtorch: libtorch is loaded first by full path, and its sonames then
-        // satisfy the copy's needs.
-        foreach (var name in new[] { "libc10.so", "libtorch_cpu.so", "libtorch.so" })
+        if (system is not null) return LinkSystem(assemblyDir, system, patched);
+        LoadLibtorch(libtorch);
+        torchSharpHandle = NativeLibrary.Load(patched);
+        ResolveImports(torchSharp);
+        return $"applied: {original} needs {VersionName}, which this system's libstdc++ lacks; loaded a copy with the requirement weakened ({patched}) and libtorch from {libtorch}";
+    }
+
+    // The copy's RUNPATH ($ORIGIN) does not reach libtorch: libtorch is loaded first by full path, and its sonames then
+    // satisfy TorchSharp's native layer's needs.
+    static void LoadLibtorch(string libtorch)
+    {
+        foreach (var name in new[] { "libc10.so", "libtorch_cpu.so", "libc10_cuda.so", "libtorch_cuda.so", "libtorch.so" })
         {
             var path = Path.Combine(libtorch, name);
             if (!File.Exists(path)) continue;
             var handle = NativeLibrary.Load(path);
             if (name == "libtorch_cpu.so") torchCpuHandle = handle;
         }
-        torchSharpHandle = NativeLibrary.Load(patched);
-        NativeLibrary.SetDllImportResolver(torchSharp, (name, _, _) => name switch
-        {
-            "LibTorchSharp" or "libLibTorchSharp" or "libLibTorchSharp.so" => torchSharpHandle,
-            "torch_cpu" or "libtorch_cpu" or "libtorch_cpu.so" => torchCpuHandle,
-            _ => IntPtr.Zero,
-        });
-        return $"applied: {original} needs {VersionName}, which this system's libstdc++ lacks; loaded a copy with the requirement weakened ({patched}) and libtorch from {libtorch}";
     }
+
+    /// <summary>
+    /// The system route after its version check: libtorch loaded from <paramref name="system"/>, then TorchSharp's native layer
+    /// (<paramref name="patched"/>, or the original when the system's libstdc++ needs no patch) linked with every symbol
+    /// resolved, so an ABI break is an error naming the missing symbol now rather than a crash at the first call.
+    /// </summary>
+    static string LinkSystem(string assemblyDir, string system, string? patched)
+    {
+        var native = patched ?? new[] { Path.Combine(assemblyDir, "runtimes", "linux-x64", "native"), assemblyDir }
+            .Select(d => Path.Combine(d, "libLibTorchSharp.so")).FirstOrDefault(File.Exists);
+        if (native is null) return $"not applied: no libLibTorchSharp.so near {assemblyDir}";
+        LoadLibtorch(system);
+        var version = LibtorchVersion.Read(system)?.Version ?? "of unstated version";
+        if (LibtorchVersion.LinkEagerly(native) is { } error)
+        {
+            LibtorchProblem = $"TorchSharp's native layer ({native}) does not link against the libtorch in {system} ({version}; TorchSharp 0.107.0 needs {LibtorchVersion.Expected}): {error}";
+            return $"refused: {LibtorchProblem}";
+        }
+        torchSharpHandle = NativeLibrary.Load(native);
+        ResolveImports(typeof(TorchSharp.torch).Assembly);
+        return $"system libtorch {version} from {system}; {native} links against it";
+    }
+
+    /// <summary>Points TorchSharp's native imports at the libraries loaded here.</summary>
+    static void ResolveImports(Assembly torchSharp) => NativeLibrary.SetDllImportResolver(torchSharp, (name, _, _) => name switch
+    {
+        "LibTorchSharp" or "libLibTorchSharp" or "libLibTorchSharp.so" => torchSharpHandle,
+        "torch_cpu" or "libtorch_cpu" or "libtorch_cpu.so" => torchCpuHandle,
+        _ => IntPtr.Zero,
+    });
 
     /// <summary>The folder holding libtorch_cpu.so: beside TorchSharp, or in any libtorch-* package of the NuGet cache TorchSharp came from.</summary>
     static string? LibtorchDir(string assemblyDir)
