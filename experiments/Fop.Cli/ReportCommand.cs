@@ -65,7 +65,7 @@ internal sealed class ReportCommand : Command<ReportCommand.Settings>
             if (RunViews.Noise(runs, batches) is { } noise) figures.Add(noise);
             foreach (var (label, dir) in runs)
             {
-                if (runs.Count > 0 && NoiseViews.ByLayer(dir, runs.Count == 1 ? "gradient-noise-by-layer" : $"gradient-noise-by-layer-{label}") is { } byLayer) figures.Add(byLayer);
+                if (NoiseViews.ByLayer(dir, runs.Count == 1 ? "gradient-noise-by-layer" : $"gradient-noise-by-layer-{label}") is { } byLayer) figures.Add(byLayer);
                 if (RunViews.FopInternals(dir, runs.Count == 1 ? "fop-internals" : $"fop-internals-{label}") is { } internals) figures.Add(internals);
                 var checkpoint = Path.Combine(dir, "checkpoint.bin");
                 double? damping = TryConfig(dir)?.Kfac.Damping.Start;

@@ -25,16 +25,6 @@ public sealed class ParameterVector : IDisposable
     /// <summary>The model's trainable parameters (cloned).</summary>
     public static ParameterVector Of(Module model) => new(model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter.detach().clone())));
 
-    /// <summary>The model's current gradients (cloned; zeros where a parameter has none).</summary>
-    public static ParameterVector GradientsOf(Module model) => new(model.named_parameters().Where(p => p.parameter.requires_grad).Select(p =>
-    {
-        using var g = p.parameter.grad;
-        return (p.name, g is null ? torch.zeros_like(p.parameter) : g.detach().clone());
-    }));
-
-    /// <summary>Zeros shaped like the model's parameters.</summary>
-    public static ParameterVector ZerosLike(Module model) => new(model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, torch.zeros_like(p.parameter))));
-
     /// <summary>a * this + b * other, a new vector.</summary>
     public ParameterVector Combine(double a, ParameterVector other, double b) => new(parts.Select(kv => (kv.Key, kv.Value * a + other[kv.Key] * b)));
 

@@ -16,14 +16,6 @@ public static class AtomicFile
         stream.Flush(flushToDisk: true);
     });
 
-    /// <summary>Writes a file produced by a library that only takes a path (e.g. a plot's SavePng) atomically.</summary>
-    public static void WriteVia(string path, Action<string> writeToPath) => Replace(path, tmp =>
-    {
-        writeToPath(tmp);
-        using var stream = new FileStream(tmp, FileMode.Open, FileAccess.ReadWrite);
-        stream.Flush(flushToDisk: true);
-    });
-
     /// <summary>Has <paramref name="produce"/> write a temporary file beside <paramref name="path"/>, then renames it over the target.</summary>
     static void Replace(string path, Action<string> produce)
     {

@@ -37,24 +37,40 @@ public static class Checkpoint
     public static (string TrainerStateJson, Dictionary<string, Tensor> Model, Dictionary<string, Tensor> Optimizer) Load(string path)
     {
         if (Directory.Exists(path)) throw new InvalidDataException($"{path}: is a directory, expected a checkpoint file.");
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
+        // Streamed, twice (hash, then tensors): a checkpoint of a large model can exceed the 2 GB a byte array holds.
+        FileStream file;
+        try { file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 20); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new InvalidDataException($"{path}: checkpoint could not be read ({e.Message}).", e); }
-        if (bytes.Length < Magic.Length + 1 + HashBytes) throw new InvalidDataException($"{path}: checkpoint is truncated or empty ({bytes.Length} bytes).");
-        if (Encoding.ASCII.GetString(bytes, 1, Magic.Length) != Magic)
-            throw new InvalidDataException($"{path}: not a Fop.Research checkpoint of format {Magic}.");
-        var expected = SHA256.HashData(bytes.AsSpan(0, bytes.Length - HashBytes));
-        if (!expected.AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - HashBytes)))
-            throw new InvalidDataException($"{path}: checkpoint is corrupt (its SHA-256 does not match; truncated or altered). Delete it to restart the run, or restore a copy.");
+        using (file)
         try
         {
-            using var stream = new MemoryStream(bytes, 0, bytes.Length - HashBytes, writable: false);
-            using var reader = new BinaryReader(stream, Encoding.UTF8);
+            long length = file.Length;
+            if (length < Magic.Length + 1 + HashBytes) throw new InvalidDataException($"{path}: checkpoint is truncated or empty ({length} bytes).");
+            var head = new byte[1 + Magic.Length];
+            file.ReadExactly(head);
+            if (Encoding.ASCII.GetString(head, 1, Magic.Length) != Magic)
+                throw new InvalidDataException($"{path}: not a Fop.Research checkpoint of format {Magic}.");
+            file.Position = 0;
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var buffer = new byte[1 << 20];
+            for (long remaining = length - HashBytes; remaining > 0;)
+            {
+                int n = file.Read(buffer, 0, (int)Math.Min(buffer.Length, remaining));
+                if (n == 0) throw new EndOfStreamException();
+                hash.AppendData(buffer, 0, n);
+                remaining -= n;
+            }
+            var stored = new byte[HashBytes];
+            file.ReadExactly(stored);
+            if (!hash.GetHashAndReset().AsSpan().SequenceEqual(stored))
+                throw new InvalidDataException($"{path}: checkpoint is corrupt (its SHA-256 does not match; truncated or altered). Delete it to restart the run, or restore a copy.");
+            file.Position = 0;
+            using var reader = new BinaryReader(file, Encoding.UTF8, leaveOpen: true);
             reader.ReadString();
             var json = reader.ReadString();
             return (json, ReadTensors(reader), ReadTensors(reader));
         }
-        catch (Exception e) when (e is EndOfStreamException or IOException or ArgumentException or FormatException)
+        catch (Exception e) when (e is not InvalidDataException and (EndOfStreamException or IOException or ArgumentException or FormatException))
         {
             throw new InvalidDataException($"{path}: checkpoint content is unreadable ({e.Message}).", e);
         }

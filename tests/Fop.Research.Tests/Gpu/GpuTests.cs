@@ -9,7 +9,7 @@ public sealed class GpuFactAttribute : FactAttribute
     /// <summary>Marks the test skipped when this process cannot use CUDA.</summary>
     public GpuFactAttribute()
     {
-        if (!DeviceChoice.CudaAvailable) Skip = "no CUDA device here: GPU tests run where one is present (experiments/gpu/check.sh bundles them for a GPU machine without .NET)";
+        if (!DeviceChoice.CudaAvailable) Skip = "no CUDA device here: GPU tests run where one is present (experiments/gpu/bundle.sh packs them and experiments/gpu/run-check.sh runs them on a GPU machine without .NET)";
     }
 }
 
