@@ -25,7 +25,8 @@ public static class PlaneSteps
 {
     /// <summary>
     /// The direction d of one step (w_next = w - lr d) for a batch; FOP uses its first ⌈n/2⌉ examples as the first half.
-    /// Momentum's direction is the plain gradient (its velocity lives in <see cref="Trajectory"/>).
+    /// Momentum's direction is the plain gradient (its velocity lives in <see cref="Trajectory"/>); Shampoo's, SOAP's and
+    /// Muon's are their first step's, from empty statistics (their later steps depend on the path: <see cref="Trajectory"/>).
     /// </summary>
     public static Vec2 Direction(TwoWeightProblem p, TeachingMethod method, Vec2 w, IReadOnlyList<int> batch, TrajectoryOptions o) => method switch
     {
@@ -34,8 +35,15 @@ public static class PlaneSteps
         TeachingMethod.NaturalGradient => p.Fisher(w, batch).Damped(o.Damping).Solve(p.Gradient(w, batch)),
         TeachingMethod.Kfac => Kfac(p, w, batch, o.Damping),
         TeachingMethod.Fop => Picture(p, w, batch, o).FopDirection,
+        TeachingMethod.Shampoo or TeachingMethod.Soap or TeachingMethod.Muon => FirstStep(p, method, w, batch, o),
         _ => throw new ArgumentOutOfRangeException(nameof(method)),
     };
+
+    static Vec2 FirstStep(TwoWeightProblem p, TeachingMethod method, Vec2 w, IReadOnlyList<int> batch, TrajectoryOptions o)
+    {
+        using var fresh = new MatrixMethodSteps(method, o.Shampoo, o.Soap, o.Muon);
+        return fresh.Next(p, w, batch);
+    }
 
     /// <summary>The points visited from <paramref name="start"/> (default: the problem's start), start included.</summary>
     public static IReadOnlyList<Vec2> Trajectory(TwoWeightProblem p, TeachingMethod method, TrajectoryOptions o, Vec2? start = null)
@@ -44,6 +52,7 @@ public static class PlaneSteps
         var w = start ?? p.Start;
         var points = new List<Vec2> { w };
         var velocity = new Vec2(0, 0);
+        using var matrix = MatrixMethodSteps.IsMatrixMethod(method) ? new MatrixMethodSteps(method, o.Shampoo, o.Soap, o.Muon) : null;
         var random = new Random((int)o.Seed);
         var order = p.All.ToArray();
         for (int t = 0; t < o.Steps; t++)
@@ -54,7 +63,7 @@ public static class PlaneSteps
                 random.Shuffle(order);
                 batch = order[..o.BatchSize].ToArray();
             }
-            var d = Direction(p, method, w, batch, o);
+            var d = matrix?.Next(p, w, batch) ?? Direction(p, method, w, batch, o);
             if (method == TeachingMethod.Momentum) d = velocity = o.Momentum * velocity + d;
             w -= o.Lr * d;
             if (!double.IsFinite(w.X) || !double.IsFinite(w.Y)) break;     // diverged: the picture shows where it left

@@ -17,6 +17,12 @@ public enum TeachingMethod
     Kfac,
     /// <summary>FOP on two halves of the batch, through the library's per-layer projection.</summary>
     Fop,
+    /// <summary>Shampoo per layer: L^-1/4 M R^-1/4 with Adam grafting (<see cref="MatrixMethodSteps"/>).</summary>
+    Shampoo,
+    /// <summary>SOAP per layer: Adam in the eigenbases of Shampoo's factors (<see cref="MatrixMethodSteps"/>).</summary>
+    Soap,
+    /// <summary>Muon per layer: Newton-Schulz-orthogonalised Nesterov momentum (<see cref="MatrixMethodSteps"/>).</summary>
+    Muon,
 }
 
 /// <summary>Settings of a trajectory in the plane.</summary>
@@ -36,6 +42,12 @@ public sealed record TrajectoryOptions
     public long Seed { get; init; }
     /// <summary>FOP's switches (its KFAC damping is <see cref="Damping"/>).</summary>
     public FopOptions Fop { get; init; } = FopOptions.Paper;
+    /// <summary>Shampoo's settings (roots every step in the plane, no weight decay).</summary>
+    public ShampooOptions Shampoo { get; init; } = ShampooOptions.Default;
+    /// <summary>SOAP's settings (bases every step in the plane, no weight decay).</summary>
+    public SoapOptions Soap { get; init; } = SoapOptions.Default;
+    /// <summary>Muon's settings (no weight decay in the plane).</summary>
+    public MuonOptions Muon { get; init; } = MuonOptions.Default;
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid value.</summary>
     public void Validate()
