@@ -18,6 +18,8 @@ public enum RandomPurpose : long
     FactorSubset = 5,
     /// <summary>The stratified validation split held out of the training set.</summary>
     ValidationSplit = 6,
+    /// <summary>The random resized crops of a streamed image folder's training batch (position: epoch, step; the store mixes in each example).</summary>
+    StreamedCrops = 7,
     /// <summary>Data and probes of the device checks (position: check, step).</summary>
     DeviceCheck = 11,
 }

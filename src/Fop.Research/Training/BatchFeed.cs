@@ -64,7 +64,7 @@ public sealed class BatchFeed : IDisposable
     {
         using var scope = torch.NewDisposeScope();
         var index = sliced ? source : BatchOrder.BatchIndices(source, step, config.BatchSize);
-        var view = new ImageView(Train: true, BatchOrder.StreamSeed(config.Seed, 3, epoch, step));
+        var view = new ImageView(Train: true, BatchOrder.StreamSeed(config.Seed, (long)RandomPurpose.StreamedCrops, epoch, step));
         var (x, y) = data.Batch(index, view, device);
         if (!config.Augment.IsIdentity)
         {
