@@ -2,6 +2,7 @@ using System.ComponentModel;
 using Fop.Research.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using Fop.Research.Devices;
 
 namespace Fop.Cli;
 

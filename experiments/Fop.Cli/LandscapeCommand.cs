@@ -13,6 +13,7 @@ using Spectre.Console.Cli;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using Fop.Research.Devices;
 
 namespace Fop.Cli;
 

@@ -4,6 +4,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Fop.Research.Randomness;
+using Fop.Research.Devices;
 
 namespace Fop.Research.Curvature;
 
@@ -263,9 +264,9 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
         var flags = torch.stack(factors.Select(i => Owns(i) ? Factors[i].PendingFiniteFlag() : torch.tensor(true, device: ModelDevice)).ToArray());
         if (parallel is not null)
         {
-            var agreed = Optim.DeviceSyncs.To(flags.to_type(ScalarType.Int64), torch.CPU);
+            var agreed = Devices.DeviceSyncs.To(flags.to_type(ScalarType.Int64), torch.CPU);
             parallel.Communicator.AllReduceMin(agreed);
-            flags = Optim.DeviceSyncs.To(agreed, ModelDevice).to_type(ScalarType.Bool);
+            flags = Devices.DeviceSyncs.To(agreed, ModelDevice).to_type(ScalarType.Bool);
         }
         return flags.MoveToOuterDisposeScope();
     }

@@ -95,7 +95,7 @@ public abstract class KroneckerPreconditioner : IDisposable
     internal static bool AllFinite(Tensor t)
     {
         using var f = t.isfinite().all();
-        return Optim.HostReads.Scalar(f) != 0;
+        return Devices.HostReads.Scalar(f) != 0;
     }
 
     /// <summary>Throws a <see cref="CurvatureException"/> when any tensor is not finite.</summary>
@@ -108,7 +108,7 @@ public abstract class KroneckerPreconditioner : IDisposable
     public static double Dot(Tensor u, Tensor v)
     {
         using var p = DotTensor(u, v);
-        return Optim.HostReads.Scalar(p);
+        return Devices.HostReads.Scalar(p);
     }
 
     /// <summary>Inner product &lt;u, v&gt; = sum(u * v) as a float64 0-dimensional tensor on the device (no read).</summary>
@@ -134,7 +134,7 @@ internal sealed class PiSplitPreconditioner : KroneckerPreconditioner
         using var scope = torch.NewDisposeScope();
         Damping = damping;
         UsedFloat64Retry = retried;
-        var traces = Optim.HostReads.Scalars(a.trace(), g.trace());
+        var traces = Devices.HostReads.Scalars(a.trace(), g.trace());
         double trA = traces[0] / a.shape[0];
         double trG = traces[1] / g.shape[0];
         double pi = trA > 0 && trG > 0 ? Math.Sqrt(trA / trG) : 1.0;
@@ -144,7 +144,7 @@ internal sealed class PiSplitPreconditioner : KroneckerPreconditioner
         aDamped = a + torch.eye(a.shape[0], dtype: a.dtype, device: a.device) * (pi * sqrtDamping);
         gDamped = g + torch.eye(g.shape[0], dtype: g.dtype, device: g.device) * (sqrtDamping / pi);
         // libtorch reads each factorisation's info code back to raise on failure: two waits per factor on a GPU, counted.
-        Optim.DeviceSyncs.Note(Optim.SyncKind.LinalgCheck, 4);
+        Devices.DeviceSyncs.Note(Devices.SyncKind.LinalgCheck, 4);
         aInverse = torch.cholesky_inverse(torch.linalg.cholesky(aDamped));
         gInverse = torch.cholesky_inverse(torch.linalg.cholesky(gDamped));
         RequireFinite("Damped factor inverse", aInverse, gInverse);
@@ -187,7 +187,7 @@ internal sealed class EigenPreconditioner : KroneckerPreconditioner
         using var scope = torch.NewDisposeScope();
         Damping = damping;
         UsedFloat64Retry = retried;
-        Optim.DeviceSyncs.Note(Optim.SyncKind.LinalgCheck, 2);            // eigh reads its convergence info back
+        Devices.DeviceSyncs.Note(Devices.SyncKind.LinalgCheck, 2);            // eigh reads its convergence info back
         var (ea, va) = torch.linalg.eigh(a);
         var (eg, vg) = torch.linalg.eigh(g);
         RequireFinite("Factor eigendecomposition", ea, va, eg, vg);

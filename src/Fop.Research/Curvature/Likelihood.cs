@@ -68,7 +68,7 @@ public abstract class Likelihood
         public override long Correct(Tensor outputs, Tensor targets)
         {
             using var count = CorrectCount(outputs, targets);
-            return (long)Optim.HostReads.Scalar(count);
+            return (long)Devices.HostReads.Scalar(count);
         }
 
         public override Tensor CorrectCount(Tensor outputs, Tensor targets)

@@ -65,7 +65,7 @@ public sealed class ImageDataset : IDisposable
     /// <summary>A new data set holding the examples at <paramref name="indices"/> (int64 tensor).</summary>
     public ImageDataset Subset(Tensor indices, string? name = null)
     {
-        using var onLabels = Optim.DeviceSyncs.To(indices, Labels.device);
+        using var onLabels = Devices.DeviceSyncs.To(indices, Labels.device);
         return new(name ?? Name, Store.Subset(indices), Labels.index_select(0, onLabels), NumClasses, Normalization);
     }
 
@@ -92,10 +92,10 @@ public sealed class ImageDataset : IDisposable
         using var scope = torch.NewDisposeScope();
         device ??= Store.Device;
         var (pixels, kept) = Store.Read(indices, view);
-        var index = kept is null ? indices : indices.index_select(0, Optim.DeviceSyncs.FromHost(kept, indices.device));
-        var labels = Optim.DeviceSyncs.To(Labels.index_select(0, Optim.DeviceSyncs.To(index, Labels.device)), device);
+        var index = kept is null ? indices : indices.index_select(0, Devices.DeviceSyncs.FromHost(kept, indices.device));
+        var labels = Devices.DeviceSyncs.To(Labels.index_select(0, Devices.DeviceSyncs.To(index, Labels.device)), device);
         // Files arrive in host memory: pin them so the copy to a GPU can overlap with work already queued there.
-        pixels = Optim.DeviceSyncs.To(pixels, device);
+        pixels = Devices.DeviceSyncs.To(pixels, device);
         var images = Normalization.Apply(pixels.to_type(dtype).div_(255.0));
         return (images.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope());
     }
@@ -135,8 +135,8 @@ public sealed record Normalization(double[] Mean, double[] Std)
         using var scope = torch.NewDisposeScope();
         var c = Mean.Length;
         // Copied without a wait: a blocking copy of two constants would stall every batch on a GPU.
-        var mean = Optim.DeviceSyncs.FromHost(Mean, x.dtype, x.device).view(1, c, 1, 1);
-        var std = Optim.DeviceSyncs.FromHost(Std, x.dtype, x.device).view(1, c, 1, 1);
+        var mean = Devices.DeviceSyncs.FromHost(Mean, x.dtype, x.device).view(1, c, 1, 1);
+        var std = Devices.DeviceSyncs.FromHost(Std, x.dtype, x.device).view(1, c, 1, 1);
         x.sub_(mean).div_(std);
         return x;
     }

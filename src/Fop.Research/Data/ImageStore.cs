@@ -58,14 +58,14 @@ public sealed class TensorImageStore : ImageStore
     /// <inheritdoc />
     public override (Tensor Pixels, long[]? Kept) Read(Tensor indices, ImageView view)
     {
-        using var onDevice = Optim.DeviceSyncs.To(indices, Images.device);
+        using var onDevice = Devices.DeviceSyncs.To(indices, Images.device);
         return (Images.index_select(0, onDevice), null);
     }
 
     /// <inheritdoc />
     public override ImageStore Subset(Tensor indices)
     {
-        using var onDevice = Optim.DeviceSyncs.To(indices, Images.device);
+        using var onDevice = Devices.DeviceSyncs.To(indices, Images.device);
         return new TensorImageStore(Images.index_select(0, onDevice));
     }
 

@@ -3,6 +3,7 @@ using Fop.Research.Optim;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using Fop.Research.Devices;
 
 namespace Fop.Research.Diagnostics;
 

@@ -74,7 +74,7 @@ public sealed class DataParallel(ICommunicator communicator)
         var weighted = buffers.Select(b => b * localExamples).Append(torch.tensor((double)localExamples, device: buffers[0].device)).ToList();
         var buffer = FusedBuffer.Pack(weighted, ScalarType.Float64);
         Communicator.AllReduceSum(buffer);
-        double total = Optim.HostReads.Scalar(buffer[-1]);
+        double total = Devices.HostReads.Scalar(buffer[-1]);
         using var noGrad = torch.no_grad();
         FusedBuffer.Unpack(buffer.narrow(0, 0, buffer.numel() - 1) / total, buffers);
     }

@@ -142,7 +142,7 @@ public sealed class MpiCommunicator : ICommunicator
             _ => throw new ArgumentException($"{name}: buffers must be float32, float64 or int64, not {buffer.dtype}."),
         };
         // On a GPU the device buffer is staged through host memory and back: a wait, counted for every collective.
-        Optim.DeviceSyncs.Note(Optim.SyncKind.Collective);
+        Devices.DeviceSyncs.Note(Devices.SyncKind.Collective);
         bool staged = buffer.device_type != DeviceType.CPU || !buffer.is_contiguous();
         using var host = staged ? (copyIn ? buffer.to(CPU).contiguous() : torch.empty(buffer.shape, buffer.dtype)) : buffer.alias();
         long count = host.numel();

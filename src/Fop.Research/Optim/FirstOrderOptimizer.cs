@@ -2,6 +2,7 @@ using Fop.Research.Curvature;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using Fop.Research.Devices;
 
 namespace Fop.Research.Optim;
 

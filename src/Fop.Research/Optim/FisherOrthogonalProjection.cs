@@ -1,6 +1,7 @@
 using Fop.Research.Curvature;
 using TorchSharp;
 using static TorchSharp.torch;
+using Fop.Research.Devices;
 
 namespace Fop.Research.Optim;
 

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using Fop.Research.Devices;
 
 namespace Fop.Research.Optim;
 

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using Fop.Research.Devices;
 
 namespace Fop.Research.Randomness;
 
@@ -63,7 +64,7 @@ public sealed class SeededRandom : IDisposable
     static Tensor OnDevice(Tensor cpu, Device device)
     {
         if (device.type == DeviceType.CPU) return cpu;
-        using (cpu) return Optim.DeviceSyncs.To(cpu, device);
+        using (cpu) return Devices.DeviceSyncs.To(cpu, device);
     }
 
     /// <summary>Frees the generator.</summary>

@@ -140,4 +140,4 @@ public sealed record RunSummary
 /// <param name="Remaining">Estimated time left.</param>
 /// <param name="StepSyncs">What the last step made the host wait on, from its batch to its end (a GPU's view, counted on any device).</param>
 public sealed record TrainingProgress(int Epoch, int Epochs, int Step, int StepsPerEpoch, long GlobalStep, double Loss, double Accuracy, double? LastTestAccuracy, TimeSpan Elapsed, TimeSpan? Remaining,
-    Optim.SyncCounts StepSyncs = default);
+    Devices.SyncCounts StepSyncs = default);

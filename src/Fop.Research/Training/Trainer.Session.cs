@@ -7,6 +7,7 @@ using Fop.Research.Optim;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using Fop.Research.Devices;
 
 namespace Fop.Research.Training;
 
@@ -43,7 +44,7 @@ public sealed partial class Trainer
         readonly HashSet<string> warningsSeen;
         long stepsThisProcess;
         int consecutiveSkips;
-        Optim.SyncCounts stepSyncs;
+        Devices.SyncCounts stepSyncs;
 
         public State State { get; }
 
@@ -171,7 +172,7 @@ public sealed partial class Trainer
             double lr = baseLr * scheduler.Factor(State.Epoch + State.StepInEpoch / (double)stepsPerEpoch);
             // Training time counts the batch's preparation (or the wait for it) and ends when the device has finished the step.
             var sw = Stopwatch.StartNew();
-            var syncsBefore = Optim.DeviceSyncs.Counts;
+            var syncsBefore = Devices.DeviceSyncs.Counts;
             if (parallel is not null) Io.FaultInjection.BeforeStep(parallel.Rank, State.GlobalStep);
             var (x, y) = feed.Get(State.Epoch, State.StepInEpoch, permutation, stepsPerEpoch);
             using var batchX = x;
@@ -180,7 +181,7 @@ public sealed partial class Trainer
             var result = optimizer.Step(x, y, lr);
             DeviceChoice.Synchronize(device);
             double ms = sw.Elapsed.TotalMilliseconds;
-            stepSyncs = Optim.DeviceSyncs.Counts - syncsBefore;
+            stepSyncs = Devices.DeviceSyncs.Counts - syncsBefore;
             State.TrainSeconds += ms / 1000;
             State.StepMs.Add(ms);
 

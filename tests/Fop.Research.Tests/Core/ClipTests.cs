@@ -2,6 +2,7 @@ using Fop.Research.Curvature;
 using Fop.Research.Optim;
 using TorchSharp;
 using static TorchSharp.torch;
+using Fop.Research.Devices;
 
 namespace Fop.Research.Tests.Core;
 

@@ -3,6 +3,7 @@ using Fop.Research.Optim;
 using TorchSharp;
 using static TorchSharp.torch;
 using Fop.Research.Randomness;
+using Fop.Research.Devices;
 
 namespace Fop.Research.Tests.Core;
 

@@ -1,5 +1,6 @@
 using Fop.Research.Training;
 using TorchSharp;
+using Fop.Research.Devices;
 
 namespace Fop.Research.Tests.Gpu;
 

@@ -4,6 +4,7 @@ using Fop.Research.Randomness;
 using Fop.Research.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using Fop.Research.Devices;
 
 namespace Fop.Research.Tests.Randomness;
 

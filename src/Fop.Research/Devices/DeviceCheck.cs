@@ -2,15 +2,14 @@ using Fop.Research.Curvature;
 using Fop.Research.Data;
 using Fop.Research.Models;
 using Fop.Research.Optim;
+using Fop.Research.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Fop.Research.Randomness;
 
-namespace Fop.Research.Training;
+namespace Fop.Research.Devices;
 
-/// <summary>One check of the code on an accelerator: its name, whether it passed, and what was measured.</summary>
-public sealed record DeviceCheckResult(string Name, bool Passed, string Detail);
 
 /// <summary>
 /// The checks a GPU run must pass (issue 13; `fop gpu-check`, and the GPU tests of `dotnet test` where a GPU is present):

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Fop.Research.Training;
+namespace Fop.Research.Devices;
 
 /// <summary>Turns cpu / cuda / auto into a TorchSharp device, failing clearly when CUDA was asked for and is absent.</summary>
 public static class DeviceChoice
@@ -56,5 +56,5 @@ public static class DeviceChoice
     public static double AgreementTolerance(bool tf32) => tf32 ? 1e-2 : 1e-3;
 
     /// <summary>Waits for the work queued on <paramref name="device"/> (a no-op on the CPU), so a clock read after it times that work.</summary>
-    public static void Synchronize(Device device) => Optim.DeviceSyncs.Synchronize(device);
+    public static void Synchronize(Device device) => Devices.DeviceSyncs.Synchronize(device);
 }

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Fop.Research.Optim;
+namespace Fop.Research.Devices;
 
 /// <summary>
 /// Every read of tensor values back to the host made by an optimizer step goes through here. On a GPU each read waits
