@@ -5,8 +5,9 @@ read as it is written. Runs on torch 1.13 and 2.x, CPU or CUDA.
 
 The conventions, each the toolkit's:
 - A Linear or Conv2d (groups 1) layer is one matrix (out, in [+1]): a conv weight flattened in unfold's (c, kh, kw)
-  order, a bias as the last column whose input is the constant 1. Every such layer is preconditioned (in name order);
-  everything else (BatchNorm) takes its plain gradient through the same SGD.
+  order, a bias as the last column whose input is the constant 1. Every such layer is preconditioned (in name order)
+  unless kfac.layers excludes it by type or by a name pattern (searched, as .NET's Regex.IsMatch does); everything else
+  (BatchNorm, excluded layers) takes its plain gradient through the same SGD.
 - A = mean over examples and conv output positions of a a^T (a: unfolded patch, zero padding); G = mean over examples of
   the sum over positions of g g^T, g = the gradient of the example's own loss with respect to the layer's output.
 - Fisher `empirical`: g from the main backward (true labels), scaled back by the loss normaliser; `monte_carlo`: labels
@@ -23,6 +24,7 @@ The conventions, each the toolkit's:
 Nothing in a step reads to the host: the scalars stay tensors (torch.where), as the toolkit's do.
 """
 import math
+import re
 
 import torch
 import torch.nn as nn
@@ -44,7 +46,6 @@ def unsupported(config, compare):
         (isinstance(k["damping"], (int, float)), "a damping schedule"),
         (k["damping_form"] in ("pi_split", "eigen"), f"kfac.damping_form={k['damping_form']}"),
         (k["unpreconditioned"] == "sgd", "kfac.unpreconditioned=adamw"),
-        (not (k["layers"].get("exclude_types") or k["layers"].get("exclude_names")), "kfac.layers exclusions"),
         (config.get("grad_clip") is None, "grad_clip"),
         (config.get("micro_batch_size", 0) == 0, "micro-batches"),
         (config.get("batch_norm_running_stats", "per_step") == "per_step", "batch_norm_running_stats=per_chunk"),
@@ -94,6 +95,17 @@ class Layer:
         return m[:, :n].reshape(self.weight.shape), (None if self.bias is None else m[:, n].reshape(self.bias.shape))
 
 
+def decompose(f, *matrices):
+    """f(*matrices), retried in float64 (results cast back) when it fails, as the toolkit retries a failed decomposition.
+    Debian's torch 1.13 with the reference LAPACK also needs it: its float32 eigh of a large matrix rejects its own workspace size."""
+    try:
+        return f(*matrices)
+    except RuntimeError:
+        if matrices[0].dtype == torch.float64:
+            raise
+        return tuple(t.to(matrices[0].dtype) for t in f(*(m.double() for m in matrices)))
+
+
 class PiSplit:
     """(A + pi sqrt(l) I) (x) (G + sqrt(l) / pi I), inverted by Cholesky."""
 
@@ -104,8 +116,8 @@ class PiSplit:
         self.a, self.g = a, g
         self.a_damped = a + torch.eye(a.shape[0], dtype=a.dtype, device=a.device) * (pi * root)
         self.g_damped = g + torch.eye(g.shape[0], dtype=g.dtype, device=g.device) * (root / pi)
-        self.a_inv = torch.cholesky_inverse(torch.linalg.cholesky(self.a_damped))
-        self.g_inv = torch.cholesky_inverse(torch.linalg.cholesky(self.g_damped))
+        self.a_inv, = decompose(lambda m: (torch.cholesky_inverse(torch.linalg.cholesky(m)),), self.a_damped)
+        self.g_inv, = decompose(lambda m: (torch.cholesky_inverse(torch.linalg.cholesky(m)),), self.g_damped)
 
     def inverse(self, v):
         return self.g_inv @ v @ self.a_inv
@@ -121,8 +133,8 @@ class Eigen:
     """A (x) G + l I in the Kronecker eigenbasis (eigenvalues below 0 from round-off taken as 0)."""
 
     def __init__(self, a, g, damping):
-        d_a, self.q_a = torch.linalg.eigh(a)
-        d_g, self.q_g = torch.linalg.eigh(g)
+        d_a, self.q_a = decompose(torch.linalg.eigh, a)
+        d_g, self.q_g = decompose(torch.linalg.eigh, g)
         self.raw = d_g.clamp_min(0)[:, None] * d_a.clamp_min(0)[None, :]
         self.scale = self.raw + damping
 
@@ -145,7 +157,11 @@ class Curvature:
     def __init__(self, model, kfac):
         self.fisher, self.rho = kfac["fisher"], kfac["ema_decay"]
         self.damping, self.form = float(kfac["damping"]), kfac["damping_form"]
-        self.layers = sorted((Layer(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))), key=lambda l: l.name)
+        kinds = {"linear": nn.Linear, "conv2d": nn.Conv2d}
+        excluded = tuple(kinds[t] for t in kfac["layers"].get("exclude_types") or [])
+        patterns = [re.compile(p) for p in kfac["layers"].get("exclude_names") or []]
+        self.layers = sorted((Layer(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))
+                              and not isinstance(m, excluded) and not any(p.search(n) for p in patterns)), key=lambda l: l.name)
         if any(l.conv and (l.module.groups != 1 or l.module.padding_mode != "zeros") for l in self.layers):
             raise ValueError("only Conv2d with groups=1 and zero padding is preconditioned (as in the toolkit)")
         self.recording, self.normaliser = False, 1
