@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU and Python's PyTorch (no .NET needed): unpack the bundle made by bundle.sh, run the
 # device checks (`fop gpu-check`), the interleaved benchmark of CIFAR ResNet-18 at batch 512, 2048 and 8192 (SGD, AdamW,
-# KFAC, FOP), peak GPU memory per optimizer at batch 2048, and the PyTorch reference timing the same SGD step; writes
-# everything and table.md to the results folder. About 8 minutes on an H200.
+# KFAC, FOP), peak GPU memory per optimizer at batch 2048, one SGD/KFAC/FOP step case compared with the independent PyTorch
+# reference (experiments/gpu/pytorch_reference.py --compare), and that reference timing SGD, KFAC and FOP whole steps at
+# the same shapes; writes everything and table.md to the results folder. About 8 minutes on an H200 before the reference
+# covered KFAC and FOP, which adds an estimated 3 (not yet measured on a GPU).
 #   bash experiments/gpu/run-check.sh [bundle (.gpu/fop-gpu.tar.xz)] [results dir ($OUT or gpu-results)]
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -29,6 +31,14 @@ for o in sgd adamw kfac fop; do
   kill $sampler; wait $sampler 2>/dev/null
   echo "$o $(sort -n "/tmp/mem-$o.log" | tail -1)" >> "$out/memory-b2048.txt"
 done
-PYTHONUNBUFFERED=1 python3 experiments/gpu/pytorch_reference.py --batches 512 2048 8192 --json "$out/pytorch.json" 2>&1 | tee "$out/pytorch.txt" || status=1
+# One step case: two steps each of SGD, KFAC and FOP from the same weights and batches, written by the bundled fop on the
+# GPU in float32 (TF32 off, empirical Fisher, every conv position: no random draws), replayed by the independent PyTorch
+# KFAC/FOP there (it also replays in float64 to set the float32 tolerance).
+rm -rf /tmp/fop-reference-case
+"$fop" reference-step --device cuda --model resnet18 --batch 64 --steps 2 --dtype float32 --out /tmp/fop-reference-case 2>&1 | tee "$out/reference-step.txt" || status=1
+PYTHONUNBUFFERED=1 python3 experiments/gpu/pytorch_reference.py --compare /tmp/fop-reference-case --device cuda --json "$out/reference-compare.json" 2>&1 \
+  | tee -a "$out/reference-step.txt" || status=1
+# SGD, KFAC and FOP whole steps in PyTorch at the bench's shapes and settings, one synchronise per round.
+PYTHONUNBUFFERED=1 python3 experiments/gpu/pytorch_reference.py --batches 512 2048 8192 --optimizers sgd,kfac,fop --json "$out/pytorch.json" 2>&1 | tee "$out/pytorch.txt" || status=1
 python3 experiments/gpu/table.py "$out" > "$out/table.md" && cat "$out/table.md"
 exit $status
