@@ -31,6 +31,7 @@ app.Configure(c =>
     c.AddCommand<LandscapeCommand>("landscape").WithDescription("Loss landscapes, the FOP plane and Hessian sharpness around trained checkpoints.");
     c.AddCommand<FactorErrorCommand>("factor-error").WithDescription("Relative Frobenius error of KFAC factors from a subset of examples / conv positions against the full batch's, per layer.");
     c.AddCommand<GpuCheckCommand>("gpu-check").WithDescription("Checks on a GPU: CPU and CUDA steps agree, one host read per step, CIFAR ResNet-18 trains end to end (experiments/gpu/).");
+    c.AddCommand<ReferenceStepCommand>("reference-step").WithDescription("Write a step case (weights, batches, options, weights after SGD/KFAC/FOP steps) for experiments/gpu/pytorch_reference.py --compare.");
     c.AddCommand<CommEstimateCommand>("comm-estimate").WithDescription("Bytes per step per rank of data-parallel SGD, KFAC and FOP for a model, by layer, for several rank counts.");
     c.AddCommand<DistributedCheckCommand>("distributed-check").WithDescription("Under mpirun: each rank compares its replica with one-process training (SGD, AdamW, KFAC, FOP, BatchNorm, checkpoints).");
     c.AddCommand<PrepareImageNet100Command>("prepare-imagenet100").WithDescription("Build the ImageNet-100 subset (symlinks) from an ImageNet-1K folder.");
