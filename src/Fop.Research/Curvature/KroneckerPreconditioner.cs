@@ -46,6 +46,9 @@ public abstract class KroneckerPreconditioner : IDisposable
     /// <summary>Disposes the implementation's tensors.</summary>
     protected abstract void DisposeTensors();
 
+    /// <summary>The undamped factors A and G when the form keeps copies of its own (null: it keeps none).</summary>
+    private protected virtual (Tensor A, Tensor G)? KeptFactors => null;
+
     /// <summary>
     /// Builds the preconditioner from factors A and G. A failed decomposition (non-finite or indefinite factor) is retried
     /// in float64; if that fails too, an <see cref="CurvatureException"/> is thrown and the caller keeps its previous preconditioner.
@@ -55,8 +58,10 @@ public abstract class KroneckerPreconditioner : IDisposable
         if (!(damping > 0) || double.IsInfinity(damping)) throw new ArgumentOutOfRangeException(nameof(damping), damping, "Damping must be positive and finite.");
         if (!AllFinite(a) || !AllFinite(g)) throw new CurvatureException($"{layerName}: Kronecker factor is not finite.");
         var built = BuildUnchecked(form, a, g, damping, layerName);
-        built.SourceA = a.detach().clone().DetachFromDisposeScope();
-        built.SourceG = g.detach().clone().DetachFromDisposeScope();
+        // A form that keeps its own copies of the factors shares them (same values): a factor-sized matrix each saved per layer.
+        (built.SourceA, built.SourceG) = built.KeptFactors is { } kept
+            ? (kept.A.alias().DetachFromDisposeScope(), kept.G.alias().DetachFromDisposeScope())
+            : (a.detach().clone().DetachFromDisposeScope(), g.detach().clone().DetachFromDisposeScope());
         return built;
     }
 
@@ -163,6 +168,8 @@ internal sealed class PiSplitPreconditioner : KroneckerPreconditioner
     public override Tensor Multiply(Tensor v) { using var t = gDamped.mm(v); return t.mm(aDamped); }
     public override Tensor MultiplyRaw(Tensor v) { using var t = g.mm(v); return t.mm(a); }
     public override Tensor ToDense() => torch.kron(aDamped, gDamped);
+
+    private protected override (Tensor A, Tensor G)? KeptFactors => (a, g);
 
     protected override KroneckerPreconditioner CastTo(ScalarType dtype)
     {
