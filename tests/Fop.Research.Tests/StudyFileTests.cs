@@ -14,13 +14,17 @@ public sealed class StudyFileTests : IDisposable
     public void IntervalsUseStudentTQuantiles()
     {
         Assert.Equal(12.706, ConfidenceInterval.TQuantile975(1), 3);
+        // Closed forms: t with 1 degree of freedom is Cauchy, tan(pi (p - 1/2)); with 2, (2p - 1) sqrt(2 / (4 p (1 - p))).
+        Assert.Equal(Math.Tan(Math.PI * 0.475), ConfidenceInterval.TQuantile975(1), 9);
+        Assert.Equal(0.95 * Math.Sqrt(2 / (4 * 0.975 * 0.025)), ConfidenceInterval.TQuantile975(2), 9);
         Assert.Equal(2.776, ConfidenceInterval.TQuantile975(4), 3);
         Assert.Equal(2.0211, ConfidenceInterval.TQuantile975(40), 3);
         Assert.Equal(1.9840, ConfidenceInterval.TQuantile975(100), 3);
         var ci = ConfidenceInterval.Of([1, 2, 3, 4, 5, double.NaN]);
         Assert.Equal(5, ci.Count);
         Assert.Equal(3, ci.Mean, 12);
-        Assert.Equal(2.776 * Math.Sqrt(2.5) / Math.Sqrt(5), ci.HalfWidth, 9);
+        Assert.Equal(ConfidenceInterval.TQuantile975(4) * Math.Sqrt(2.5) / Math.Sqrt(5), ci.HalfWidth, 12);
+        Assert.Equal(2.776 * Math.Sqrt(2.5) / Math.Sqrt(5), ci.HalfWidth, 3);
         Assert.True(ci.Excludes(0.9) && !ci.Excludes(1.1));
         var one = ConfidenceInterval.Of([7]);
         Assert.True(double.IsNaN(one.HalfWidth));

@@ -1,15 +1,10 @@
+using MathNet.Numerics.Distributions;
+
 namespace Fop.Research.Studies;
 
 /// <summary>A mean with the half-width of its two-sided 95% Student-t interval over <see cref="Count"/> values (NaN half-width below two values).</summary>
 public readonly record struct ConfidenceInterval(double Mean, double HalfWidth, int Count)
 {
-    // Two-sided 95% quantiles t(0.975, df) for df = 1..30 (standard tables); beyond 30 the Cornish-Fisher expansion is within 1e-3.
-    static readonly double[] T975 =
-    [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-    ];
-
     /// <summary>Lower end of the interval.</summary>
     public double Lower => Mean - HalfWidth;
     /// <summary>Upper end of the interval.</summary>
@@ -17,13 +12,11 @@ public readonly record struct ConfidenceInterval(double Mean, double HalfWidth, 
     /// <summary>Whether the interval excludes <paramref name="value"/> (false when it is undefined).</summary>
     public bool Excludes(double value) => !double.IsNaN(HalfWidth) && (value < Lower || value > Upper);
 
-    /// <summary>The 0.975 quantile of Student's t with <paramref name="df"/> degrees of freedom.</summary>
+    /// <summary>The 0.975 quantile of Student's t with <paramref name="df"/> degrees of freedom (MathNet.Numerics).</summary>
     public static double TQuantile975(int df)
     {
         if (df < 1) throw new ArgumentOutOfRangeException(nameof(df), df, "degrees of freedom must be at least 1.");
-        if (df <= T975.Length) return T975[df - 1];
-        const double z = 1.959964;
-        return z + (z * z * z + z) / (4 * df) + (5 * Math.Pow(z, 5) + 16 * z * z * z + 3 * z) / (96.0 * df * df);
+        return StudentT.InvCDF(0, 1, df, 0.975);
     }
 
     /// <summary>Mean and 95% interval of the finite values in <paramref name="values"/>.</summary>

@@ -1,3 +1,5 @@
+using MathNet.Numerics.Distributions;
+
 namespace Fop.Research.Studies;
 
 /// <summary>
@@ -10,23 +12,16 @@ public static class FisherExact
     public static double TwoSided(int a, int n1, int b, int n2)
     {
         if (n1 < 0 || n2 < 0 || a < 0 || b < 0 || a > n1 || b > n2) throw new ArgumentOutOfRangeException(nameof(a), $"counts {a}/{n1}, {b}/{n2} are not successes out of trials.");
-        int successes = a + b, n = n1 + n2;
-        double P(int x) => Math.Exp(LogChoose(n1, x) + LogChoose(n2, successes - x) - LogChoose(n, successes));
-        double observed = P(a);
+        // The number of successes in the first group is hypergeometric given the margins (MathNet.Numerics).
+        var table = new Hypergeometric(n1 + n2, a + b, n1);
+        double observed = table.Probability(a);
         double p = 0;
-        for (int x = Math.Max(0, successes - n2); x <= Math.Min(successes, n1); x++)
+        for (int x = table.Minimum; x <= table.Maximum; x++)
         {
-            double px = P(x);
-            // Tables as likely as the observed one count, up to rounding in the log-factorials.
+            double px = table.Probability(x);
+            // Tables as likely as the observed one count, up to rounding.
             if (px <= observed * (1 + 1e-7)) p += px;
         }
         return Math.Min(1, p);
-    }
-
-    static double LogChoose(int n, int k)
-    {
-        double s = 0;
-        for (int i = 1; i <= k; i++) s += Math.Log(n - k + i) - Math.Log(i);
-        return s;
     }
 }
