@@ -15,8 +15,9 @@ public static class DeviceSyncs
 {
     [ThreadStatic] static long[]? counts;
 
-    static long[] Counts_ => counts ??= new long[Enum.GetValues<SyncKind>().Length + 1];
-    const int Async = 5;
+    // One slot per kind of wait, then one for the asynchronous copies, which are not waits.
+    static readonly int Async = Enum.GetValues<SyncKind>().Length;
+    static long[] Counts_ => counts ??= new long[Async + 1];
 
     /// <summary>The counts made on this thread so far.</summary>
     public static SyncCounts Counts
