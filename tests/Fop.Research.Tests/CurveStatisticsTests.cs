@@ -138,6 +138,48 @@ public sealed class CurveStatisticsTests : IDisposable
     }
 
     [Fact]
+    public void TheSecondFamilyPairsFopsCurveWithEachComparatorAtCrossFittedRatesAndABenchThatTimedBoth()
+    {
+        // FOP's study has FOP and KFAC; the comparator study has Shampoo and Muon on the same config and one FOP does not have.
+        var fopRuns = new List<CurveRun>();
+        var otherRuns = new List<CurveRun>();
+        for (long s = 0; s < 3; s++)
+        {
+            foreach (double rate in new[] { 1.0, 2.0 }) fopRuns.Add(Run("FOP", rate, s, 0.92, rate == 2 ? 60 : 80));
+            fopRuns.Add(Run("KFAC", 1, s, 0.91, 100, "kfac"));
+            otherRuns.Add(Run("Shampoo", 4, s, 0.90, 120, "shampoo"));
+            otherRuns.Add(Run("Muon", 8, s, 0.93, 50 + s, "muon"));
+            otherRuns.Add(Run("Muon", 8, s, 0.93, 50, "muon") with { Config = "elsewhere" });
+        }
+        StudyFile Study(string name, params string[] families) => new() { Name = name, Variants = families.Select(f => new StudyVariant { Label = f }).ToList(), Seeds = [0, 1, 2] };
+        var bench = Path.Combine(dir, "newopt.json");
+        File.WriteAllText(bench, """
+            { "batch": 512, "rounds_detail": [
+              { "round": 0, "optimizer": "fop", "ms_per_step": 100 }, { "round": 0, "optimizer": "shampoo", "ms_per_step": 50 }, { "round": 0, "optimizer": "muon", "ms_per_step": 25 },
+              { "round": 1, "optimizer": "fop", "ms_per_step": 100 }, { "round": 1, "optimizer": "shampoo", "ms_per_step": 50 }, { "round": 1, "optimizer": "muon", "ms_per_step": 20 } ] }
+            """);
+        var costs = new StepCosts(new Dictionary<string, IReadOnlyList<BenchCosts>> { ["c"] = [BenchCosts.Load(bench)] });
+        var fop = new CurveStudy(Study("curves", "FOP", "KFAC"), fopRuns, [0.9], costs);
+        var others = new CurveStudy(Study("newopt", "Shampoo", "Muon"), otherRuns, [0.9], costs);
+
+        var cells = CurveClaims.ComparatorCells(fop, others);
+        // Time and accuracy against each comparator on the shared config only; none against KFAC, none on "elsewhere".
+        Assert.Equal(["c: FOP vs Shampoo, cross-fitted, time to 90%", "c: FOP vs Shampoo, cross-fitted, best val acc",
+                      "c: FOP vs Muon, cross-fitted, time to 90%", "c: FOP vs Muon, cross-fitted, best val acc"], cells.Select(c => c.Key));
+        // FOP at its faster rate 2 (60 steps) against Shampoo's 120, at twice Shampoo's cost per step: the times tie.
+        var shampoo = cells[0];
+        Assert.Equal((3, 1.0, 1.0, 1.0), (shampoo.Pairs, Math.Round(shampoo.Estimate, 9), Math.Round(shampoo.Lower, 9), Math.Round(shampoo.Upper, 9)));
+        Assert.False(shampoo.Cost!.InRun);
+        // Against Muon the cost is 4-5x, its range widening the interval; FOP is 1 point less accurate.
+        Assert.Equal((4.5, 4.0, 5.0), (cells[2].Cost!.Median, cells[2].Cost!.Min, cells[2].Cost!.Max));
+        Assert.Equal(-1.0, cells[3].Estimate, 9);
+        // No bench that timed the pair: the runs' own medians, and the ratio says so.
+        var inRun = CurveClaims.ComparatorCells(fop with { Costs = StepCosts.InRun }, others with { Costs = StepCosts.InRun });
+        Assert.True(inRun[0].Cost!.InRun);
+        Assert.Contains("*in-run*", CurveClaimsReport.Estimate(inRun[0]));
+    }
+
+    [Fact]
     public void VerdictsFollowHolmTheDirectionAndTheBands()
     {
         CurveCell Time(double est, double lo, double hi, int pairs = 3) => new("c", "KFAC", "cross-fitted", CurveMetric.StepsTo(0.9), CellKind.TimeRatio, pairs, 0, 0, est, lo, hi, 0.01, null);

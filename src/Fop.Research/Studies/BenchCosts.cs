@@ -26,6 +26,9 @@ public sealed record BenchCosts(string File, int Batch, string Machine, IReadOnl
         }
     }
 
+    /// <summary>Whether some round timed <paramref name="optimizer"/>.</summary>
+    public bool Times(string optimizer) => Rounds.Any(r => r.Optimizer == optimizer);
+
     /// <summary>Median milliseconds per step of <paramref name="optimizer"/> over the rounds.</summary>
     public double MedianMs(string optimizer) => CostRatio.MedianOf(Rounds.Where(r => r.Optimizer == optimizer).Select(r => r.MsPerStep).Order().ToList());
 

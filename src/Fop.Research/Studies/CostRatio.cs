@@ -22,8 +22,13 @@ public sealed record CostRatio(double Median, double Min, double Max, string Sou
         var x = a.Where(v => double.IsFinite(v) && v > 0).Order().ToList();
         var y = b.Where(v => double.IsFinite(v) && v > 0).Order().ToList();
         if (x.Count == 0 || y.Count == 0) throw new ArgumentException("the runs of both optimizers need a median time per step.");
-        return new CostRatio(MedianOf(x) / MedianOf(y), x[0] / y[^1], x[^1] / y[0], $"in-run medians of {x.Count} and {y.Count} runs").Validate();
+        return new CostRatio(MedianOf(x) / MedianOf(y), x[0] / y[^1], x[^1] / y[0], $"{InRunSource} of {x.Count} and {y.Count} runs").Validate();
     }
+
+    /// <summary>Whether the ratio was taken from the runs' own timings rather than an interleaved bench.</summary>
+    public bool InRun => Source.StartsWith(InRunSource, StringComparison.Ordinal);
+
+    const string InRunSource = "in-run medians";
 
     internal static double MedianOf(IReadOnlyList<double> sorted) => sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
 }

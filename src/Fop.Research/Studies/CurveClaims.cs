@@ -33,6 +33,27 @@ public static class CurveClaims
         return cells;
     }
 
+    /// <summary>
+    /// The second family, declared before any of its runs (issue 30): FOP's curve in <paramref name="fop"/> against every
+    /// optimizer of <paramref name="comparators"/> (Shampoo, SOAP, Muon) on each base config both ran, each at its
+    /// cross-fitted rate, at the comparator study's targets: time to each target and best validation accuracy. No matched
+    /// rates: their rates do not mean the same step size as FOP's. Holm runs over this family apart from the first, so adding
+    /// optimizers to the comparison changes no verdict of the FOP-against-SGD/AdamW/KFAC claims.
+    /// </summary>
+    public static IReadOnlyList<CurveCell> ComparatorCells(CurveStudy fop, CurveStudy comparators)
+    {
+        var cells = new List<CurveCell>();
+        foreach (var config in comparators.Configs)
+        {
+            var fopFamily = fop.Configs.Contains(config) ? fop.Families(config).FirstOrDefault(f => fop.Runs.First(r => r.Config == config && r.Family == f).Optimizer == FopOptimizer) : null;
+            if (fopFamily is null) continue;
+            var runs = fop.Runs.Where(r => r.Config == config && r.Family == fopFamily).Concat(comparators.Runs.Where(r => r.Config == config)).ToList();
+            foreach (var other in comparators.Families(config).Where(f => f != fopFamily))
+                cells.AddRange(CurveComparisons.CrossFitted(runs, config, fopFamily, other, comparators.Targets, comparators.Costs));
+        }
+        return cells;
+    }
+
     /// <summary>Holm over <paramref name="family"/> at <see cref="ClaimRules.Alpha"/>, verdicts from the decisions; <paramref name="replication"/> follows, undecided by design.</summary>
     public static IReadOnlyList<DecidedCell> Decide(IReadOnlyList<CurveCell> family, IReadOnlyList<CurveCell> replication)
     {
