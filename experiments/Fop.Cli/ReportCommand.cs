@@ -7,15 +7,15 @@ using Spectre.Console.Cli;
 
 namespace Fop.Cli;
 
-/// <summary>`fop report FOLDER`: every figure that applies to a study results folder, a run folder or a folder of runs, as PNG and offline HTML, with a markdown summary.</summary>
+/// <summary>`fop report FOLDER`: every figure that applies to a study's results folder (`fop study`), a run folder or a folder of runs, as PNG and offline HTML, with a markdown page.</summary>
 internal sealed class ReportCommand : Command<ReportCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
-        [CommandArgument(0, "<FOLDER>"), Description("A study's results folder (results.csv with curves.csv, or a study file's results.csv/tuning.csv with runs/), a run folder (metrics.csv) or a folder of run folders.")]
+        [CommandArgument(0, "<FOLDER>"), Description("A study's results folder (results.csv or tuning.csv with runs/, as `fop study` writes it), a run folder (metrics.csv) or a folder of run folders.")]
         public string Folder { get; init; } = "";
 
-        [CommandOption("--target <ACCURACY>"), Description("Target test accuracy (0-1) for dotted lines and time-to-target (default: from table.md or the runs' configs).")]
+        [CommandOption("--target <ACCURACY>"), Description("Target accuracy (0-1) for dotted lines in run figures (default: the runs' configs).")]
         public double? Target { get; init; }
 
         [CommandOption("--out <DIR>"), Description("Where to write the figures (default: the folder itself).")]
@@ -31,22 +31,7 @@ internal sealed class ReportCommand : Command<ReportCommand.Settings>
         if (s.Target is double t && !(t > 0 && t <= 1)) throw new ArgumentException($"--target {t}: expected an accuracy in (0, 1].");
         var outDir = s.Out ?? s.Folder;
         var figures = new List<Figure>();
-        Microsoft.Data.Analysis.DataFrame? summaryTable = null;
-        if (File.Exists(Path.Combine(s.Folder, "results.csv")) && File.Exists(Path.Combine(s.Folder, "curves.csv")))
-        {
-            var target = s.Target ?? StudyViews.TargetFromTable(s.Folder);
-            figures.Add(StudyViews.AccuracyOverTime(s.Folder, target));
-            figures.Add(StudyViews.AccuracyByEpoch(s.Folder, target));
-            if (StudyViews.LossOverTime(s.Folder) is { } loss) figures.Add(loss);
-            if (target is not null)
-            {
-                figures.Add(StudyViews.TimeToTarget(s.Folder, target));
-                try { figures.Add(StudyViews.SpeedUp(s.Folder, target)); }
-                catch (ArgumentException e) { AnsiConsole.MarkupLine(Markup.Escape($"no speed-up figure: {e.Message}")); }
-            }
-            summaryTable = StudyViews.Summary(s.Folder, target);
-        }
-        else if (File.Exists(Path.Combine(s.Folder, "tuning.csv")) || (File.Exists(Path.Combine(s.Folder, "results.csv")) && Directory.Exists(Path.Combine(s.Folder, "runs"))))
+        if (File.Exists(Path.Combine(s.Folder, "tuning.csv")) || (File.Exists(Path.Combine(s.Folder, "results.csv")) && Directory.Exists(Path.Combine(s.Folder, "runs"))))
         {
             // A study file's results (./fop study): the same figures the study writes after every run, from its committed records.
             figures.AddRange(VariantStudyViews.All(s.Folder));
@@ -57,7 +42,7 @@ internal sealed class ReportCommand : Command<ReportCommand.Settings>
                 ? [(Path.GetFileName(Path.TrimEndingDirectorySeparator(s.Folder)), s.Folder)]
                 : Directory.GetDirectories(s.Folder).Where(d => File.Exists(Path.Combine(d, "metrics.csv"))).Order(StringComparer.Ordinal)
                     .Select(d => (Path.GetFileName(d), d)).ToList();
-            if (runs.Count == 0) throw new ArgumentException($"{s.Folder}: no results.csv + curves.csv and no run folders (metrics.csv) to report on.");
+            if (runs.Count == 0) throw new ArgumentException($"{s.Folder}: no study results (results.csv or tuning.csv with runs/) and no run folders (metrics.csv) to report on.");
             runs = ShortLabels(runs);
             var target = s.Target ?? runs.Select(r => TargetOf(r.Item2)).FirstOrDefault(v => v is not null);
             figures.Add(RunViews.Training(runs, target));
@@ -73,7 +58,6 @@ internal sealed class ReportCommand : Command<ReportCommand.Settings>
             }
         }
         var md = new StringBuilder($"# Report: {s.Folder}\n\nMade by `./fop report {s.Folder}`{(s.Target is null ? "" : $" --target {s.Target}")}. Each figure is a PNG and an interactive HTML page that works offline.\n\n");
-        if (summaryTable is not null) md.Append("## Summary (reported configuration per model, batch and optimizer; mean and std over seeds)\n\n").Append(Tables.Markdown(summaryTable)).Append('\n');
         foreach (var f in figures)
         {
             var (png, html) = f.Save(outDir);

@@ -90,6 +90,14 @@ public sealed class StudyFileTests : IDisposable
         var reread = VariantStudy.Run(study, dir, again);
         Assert.Equal(0, again.TrainedCount);
         Assert.Equal(runs.Select(r => r.Summary.BestTestAccuracy), reread.Select(r => r.Summary.BestTestAccuracy));
+
+        // An interrupted run (its checkpoint, no summary) is the only one trained again, and ends where it had.
+        var victim = runs[^1];
+        File.Delete(Path.Combine(dir, "runs", victim.Summary.Name, "summary.json"));
+        using var third = new StudyRunner(Path.Combine(dir, "runs"));
+        var resumed = VariantStudy.Run(study, dir, third);
+        Assert.Equal(1, third.TrainedCount);
+        Assert.Equal(victim.Summary.BestTestAccuracy, resumed[^1].Summary.BestTestAccuracy);
     }
 
     [Theory]

@@ -255,7 +255,7 @@ public sealed class TunedStudyTests : IDisposable
     public void TimeToTargetReadsValidationWhenARunHasIt()
     {
         EpochMetrics Row(int epoch, double test, double val) => new(epoch, epoch, 0.1, 1, 0.5, 1, test, epoch, 0, 0, 1, val);
-        Assert.Equal(((int?)2, (double?)2.0), RunOutcome.FirstCrossing([Row(1, 0.9, 0.7), Row(2, 0.7, 0.9)], 0.8));
-        Assert.Equal(((int?)1, (double?)1.0), RunOutcome.FirstCrossing([Row(1, 0.9, double.NaN), Row(2, 0.7, double.NaN)], 0.8));
+        Assert.Equal(((int?)2, (double?)2.0), FirstCrossing.Of([Row(1, 0.9, 0.7), Row(2, 0.7, 0.9)], 0.8));
+        Assert.Equal(((int?)1, (double?)1.0), FirstCrossing.Of([Row(1, 0.9, double.NaN), Row(2, 0.7, double.NaN)], 0.8));
     }
 }

@@ -20,21 +20,6 @@ public static class Tables
         }
     }
 
-    /// <summary>A study's results.csv (one row per run).</summary>
-    public static DataFrame Results(string path) => Load(path, new Dictionary<string, Type>
-    {
-        ["batch"] = typeof(int), ["lr"] = typeof(double), ["seed"] = typeof(long), ["epochs_run"] = typeof(int), ["epochs_to_target"] = typeof(double),
-        ["seconds_to_target"] = typeof(double), ["best_accuracy"] = typeof(double), ["final_accuracy"] = typeof(double), ["ms_per_step"] = typeof(double),
-        ["train_seconds"] = typeof(double), ["diverged_or_stalled"] = typeof(int), ["diverged"] = typeof(int),
-    });
-
-    /// <summary>A study's curves.csv (one row per run and epoch).</summary>
-    public static DataFrame Curves(string path) => Load(path, new Dictionary<string, Type>
-    {
-        ["batch"] = typeof(int), ["epoch"] = typeof(int), ["train_seconds"] = typeof(double), ["test_accuracy"] = typeof(double),
-        ["train_loss"] = typeof(double), ["test_loss"] = typeof(double),
-    });
-
     /// <summary>A run's metrics.csv, steps.csv, layers.csv or noise.csv: every column but the layer name is a double.</summary>
     public static DataFrame RunLog(string path)
     {
@@ -95,14 +80,6 @@ public static class Tables
         IFormattable x => x.ToString(null, CultureInfo.InvariantCulture),
         _ => value.ToString() ?? "",
     };
-
-    /// <summary>A DataFrame as a markdown table (cells by <see cref="FormatCell"/>).</summary>
-    public static string Markdown(DataFrame df, string format = "g4")
-    {
-        var sb = new System.Text.StringBuilder("| " + string.Join(" | ", df.Columns.Select(c => c.Name)) + " |\n|" + string.Concat(df.Columns.Select(_ => "---|")) + "\n");
-        for (long r = 0; r < df.Rows.Count; r++) sb.Append("| " + string.Join(" | ", df.Columns.Select(c => FormatCell(c[r], format))) + " |\n");
-        return sb.ToString();
-    }
 
     /// <summary>A column as doubles (NaN where missing).</summary>
     public static double[] Doubles(DataFrame df, string column) =>

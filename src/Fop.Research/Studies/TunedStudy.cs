@@ -1,3 +1,4 @@
+using System.Globalization;
 using Fop.Research.Training;
 
 namespace Fop.Research.Studies;
@@ -87,7 +88,7 @@ public static class TunedStudy
             int k = BracketingGrid.Choose(mine);
             double value = spec.Value(c.Centre, k);
             return new TuningChoice(c.Config.Name, c.Variant.Label, value, mine[k], BracketingGrid.Bracketed(mine), mine.Count, Seeded: true,
-                c.Variant.Set.Append($"{spec.Key}={ScalingStudy.F(value)}").ToList());
+                c.Variant.Set.Append($"{spec.Key}={Number(value)}").ToList());
         }).ToList();
         return choices.Select(choice =>
         {
@@ -100,8 +101,8 @@ public static class TunedStudy
     }
 
     static RunConfig TuningConfig(TuneSpec spec, Cell cell, int k) =>
-        ConfigFile.Override(cell.Config, cell.Variant.Set.Concat([$"{spec.Key}={ScalingStudy.F(spec.Value(cell.Centre, k))}", $"seed={spec.Seed}",
-            $"name={cell.Config.Name}-{StudyFile.Slug(cell.Variant.Label)}-tune-{spec.Key.Split('.').Last()}{ScalingStudy.F(spec.Value(cell.Centre, k))}"])).Validate();
+        ConfigFile.Override(cell.Config, cell.Variant.Set.Concat([$"{spec.Key}={Number(spec.Value(cell.Centre, k))}", $"seed={spec.Seed}",
+            $"name={cell.Config.Name}-{StudyFile.Slug(cell.Variant.Label)}-tune-{spec.Key.Split('.').Last()}{Number(spec.Value(cell.Centre, k))}"])).Validate();
 
     static double Centre(TuneSpec spec, RunConfig b, StudyVariant v)
     {
@@ -110,6 +111,9 @@ public static class TunedStudy
         if (!(value > 0)) throw new ArgumentException($"{b.Name} / {v.Label}: {spec.Key} = {value}; a tuned key must be a positive number.");
         return spec.Centre == TuneCentre.Linear ? value * config.BatchSize / spec.ReferenceBatch : value;
     }
+
+    /// <summary>A tuned value as it appears in --set and run names: four significant digits, invariant culture.</summary>
+    static string Number(double v) => v.ToString("g4", CultureInfo.InvariantCulture);
 
     sealed record Cell(RunConfig Config, StudyVariant Variant, double Centre);
 }

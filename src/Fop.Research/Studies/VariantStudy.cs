@@ -14,7 +14,7 @@ public sealed record StudyRun(string Config, string Variant, long Seed, RunSumma
     public IReadOnlyList<EpochMetrics> Metrics => metrics ??= File.Exists(Path.Combine(RunDir, "metrics.csv")) ? EpochMetrics.Read(RunDir) : [];
 
     /// <summary>Epoch and training seconds of the first evaluation at or above <paramref name="target"/> (nulls when never).</summary>
-    public (int? Epochs, double? Seconds) ToTarget(double target) => RunOutcome.FirstCrossing(Metrics, target);
+    public (int? Epochs, double? Seconds) ToTarget(double target) => FirstCrossing.Of(Metrics, target);
 }
 
 /// <summary>One run a study file plans: its base config's name, variant, seed and config.</summary>
