@@ -109,10 +109,24 @@ public sealed class ClaimsTests : IDisposable
             check.Add(Record("check", "b", "KFAC at FOP's rate", s, "kfac", 1e-3, s < 3 ? [0.85, 0.90, 0.915] : [0.85, 0.88, 0.915]));
         }
 
-        var md = FairClaims.Markdown(
-            new StudyEvidence(Study("scaling", "FOP", [0.9], "FOP", "KFAC", "SGD"), scaling),
-            new StudyEvidence(Study("damping", "FOP 1e-3", [0.88], "FOP 1e-3", "FOP 1e-4", "KFAC 1e-3", "KFAC 1e-4"), damping),
-            new StudyEvidence(Study("lt", "FOP", [], "FOP", "SGD", "KFAC"), longTailed), "provenance",
+        var scalingEvidence = new StudyEvidence(Study("scaling", "FOP", [0.9], "FOP", "KFAC", "SGD"), scaling);
+        var dampingEvidence = new StudyEvidence(Study("damping", "FOP 1e-3", [0.88], "FOP 1e-3", "FOP 1e-4", "KFAC 1e-3", "KFAC 1e-4"), damping);
+        var longTailedEvidence = new StudyEvidence(Study("lt", "FOP", [], "FOP", "SGD", "KFAC"), longTailed);
+
+        // The verdicts are records: what each cell decides, queried without the report.
+        var cells = FairClaims.Cells(scalingEvidence, dampingEvidence, longTailedEvidence);
+        var speed = cells.OfType<SpeedCell>().ToDictionary(c => c.Comparator);
+        Assert.Equal((Verdict.Supported, 0.5), (speed["KFAC"].Verdict, Math.Round(Math.Exp(speed["KFAC"].LogTimeRatio.Mean), 12)));
+        Assert.Equal((Verdict.Undecided, new ReachCount(3, 3), new ReachCount(0, 3), 0), (speed["SGD"].Verdict, speed["SGD"].Fop, speed["SGD"].Other, speed["SGD"].LogTimeRatio.Count));
+        Assert.Equal(Verdict.NotSupported, cells.OfType<ReachCell>().Single(c => c.Comparator == "KFAC").Verdict);
+        Assert.Equal(1.0, cells.OfType<AccuracyCell>().Single(c => c.Comparator == "KFAC").Validation.Mean, 9);
+        var dampingCell = Assert.Single(cells.OfType<DampingCell>());
+        Assert.Equal((1e-4, 1e-3, Verdict.Supported), (dampingCell.Smallest, dampingCell.Reference, dampingCell.Verdict));
+        Assert.Equal(Verdict.NotSupported, cells.OfType<LongTailedCell>().Single(c => c.Comparator == "SGD").Verdict);
+        Assert.Equal([FairClaim.Speed, FairClaim.Reach, FairClaim.Accuracy, FairClaim.Damping, FairClaim.LongTailed], cells.Select(c => c.Claim).Distinct());
+
+        // The report renders them.
+        var md = FairClaims.Markdown(scalingEvidence, dampingEvidence, longTailedEvidence, "provenance",
             [new StudyEvidence(Study("check", "FOP", [0.9], "FOP", "KFAC at FOP's rate"), check)]);
 
         Assert.Contains("| b | KFAC | 90.00 % | 3/3 | 3/3 | 0.50 [0.50, 0.50] (3 pairs) | **supported** |", md);

@@ -104,8 +104,10 @@ public sealed class CurvesReportTests : IDisposable
             (o, r, s) => o switch { "fop" => 6, "kfac" => r > 0.0015 ? -1 : 10, _ => 12 }, logs: true);
         var mechanism = Study("mech", "c2048", 2048, [("KFAC", "kfac", [0.001]), ("FOP", "fop", [0.001])], [0, 1, 2], (o, _, s) => o == "fop" ? 8 : 8 + (int)s, logs: true);
         var cnn = Study("cnn", "cnn-full", 96, [("KFAC", "kfac", [0.001]), ("FOP", "fop", [0.001])], [0, 1], (o, _, _) => o == "fop" ? 7 : null);
+        // Muon reaches 90% at step 9 at both its rates; no bench timed it, so its cost comes from the runs (FOP 12 ms, Muon 10).
+        var newopt = Study("newopt", "c512", 512, [("Muon", "muon", [0.01, 0.02])], [0, 1, 2], (_, _, _) => 9);
         var outFile = Path.Combine(dir, "claims.md");
-        var r = Reliability.CliProcess.Run(["curves", "--study", curves, "--replication", cnn, "--mechanism", mechanism, "--bench", $"c512={Bench()}",
+        var r = Reliability.CliProcess.Run(["curves", "--study", curves, "--replication", cnn, "--comparators", newopt, "--mechanism", mechanism, "--bench", $"c512={Bench()}",
             "--results", Results, "--out", outFile]);
         Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
         var md = File.ReadAllText(outFile);
@@ -126,6 +128,11 @@ public sealed class CurvesReportTests : IDisposable
         // The replication's cells have raw p-values and no verdict; its KFAC never reaches 90%.
         Assert.Contains("## Replication, no verdict", md);
         Assert.Contains("| cnn-full: FOP vs KFAC, matched rates, reaching 90% | 2 | +2 of 2 pairs | 2 / 0 | 0.500 |", md);
+        // The second family: FOP's curve against Muon's at cross-fitted rates, Holm apart; 6 / 9 steps at 1.2 the cost, from the runs.
+        Assert.Contains("## The second family: FOP among Shampoo, SOAP and Muon: 2 cells, Holm at 0.05", md);
+        Assert.Contains("| c512: FOP vs Muon, cross-fitted, time to 90% | 3 | 0.80 [0.80, 0.80] (cost 1.20 [1.20, 1.20], *in-run*) |", md);
+        Assert.Contains("| Muon | steps to 90% | 0: 0.01 -> 9; 1: 0.01 -> 9; 2: 0.01 -> 9 | 0.01 |", md);
+        Assert.True(File.Exists(Path.Combine(Results, "newopt", "rate-curves-c512.png")));
         // Mechanism: FOP's perp ratio by batch, B_simple 1000 from the noise logs, FOP / KFAC steps at 2048: 8 / (8, 9, 10).
         Assert.Matches(@"\| c512 \| 512 \| 0.001 \| 3 / 3 \| 0.2 ± 0 \| 0.3 ± 0 \| 1.1 ± 0 \| 0.9 ± 0 \| 1000 ± 0 \| 0.51 \|", md);
         Assert.Matches(@"\| c2048 \| 2048 \| 0.001 \| 3 / 3 \| 0.05 ± 0 \|.*\| 0.89 \[", md);
@@ -143,7 +150,7 @@ public sealed class CurvesReportTests : IDisposable
         var curves = Study("empty", "c512", 512, [("FOP", "fop", [0.001])], [0], (_, _, _) => 6);
         File.Delete(Path.Combine(Results, "empty", "results.csv"));
         var outFile = Path.Combine(dir, "claims.md");
-        var r = Reliability.CliProcess.Run(["curves", "--study", curves, "--replication", curves, "--mechanism", Path.Combine(dir, "none.json"), "--bench", $"c512={Bench()}",
+        var r = Reliability.CliProcess.Run(["curves", "--study", curves, "--replication", curves, "--comparators", curves, "--mechanism", Path.Combine(dir, "none.json"), "--bench", $"c512={Bench()}",
             "--results", Results, "--out", outFile]);
         Assert.NotEqual(0, r.ExitCode);
         Assert.Contains("curves-study.sh", r.Stderr);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MathNet.Numerics.Statistics;
 using Microsoft.Data.Analysis;
 
 namespace Fop.Research.Plots.Views;
@@ -66,8 +67,7 @@ public static class Tables
     public static (double Mean, double Std) MeanStd(IReadOnlyList<double> v)
     {
         if (v.Count == 0) return (double.NaN, double.NaN);
-        double mean = v.Average();
-        return (mean, v.Count > 1 ? Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Count - 1)) : 0);
+        return (v.Average(), v.Count > 1 ? v.StandardDeviation() : 0);
     }
 
     /// <summary>A table cell as text: numbers to <paramref name="format"/> (invariant culture), missing values and NaN blank.</summary>

@@ -1,4 +1,5 @@
 using MathNet.Numerics.Distributions;
+using MathNet.Numerics.Statistics;
 
 namespace Fop.Research.Studies;
 
@@ -26,7 +27,7 @@ public readonly record struct ConfidenceInterval(double Mean, double HalfWidth, 
         if (v.Count == 0) return new(double.NaN, double.NaN, 0);
         double mean = v.Average();
         if (v.Count < 2) return new(mean, double.NaN, 1);
-        double sd = Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Count - 1));
+        double sd = v.StandardDeviation();
         return new(mean, TQuantile975(v.Count - 1) * sd / Math.Sqrt(v.Count), v.Count);
     }
 

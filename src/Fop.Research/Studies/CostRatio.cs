@@ -1,3 +1,5 @@
+using MathNet.Numerics.Statistics;
+
 namespace Fop.Research.Studies;
 
 /// <summary>
@@ -30,6 +32,6 @@ public sealed record CostRatio(double Median, double Min, double Max, string Sou
 
     const string InRunSource = "in-run medians";
 
-    internal static double MedianOf(IReadOnlyList<double> sorted) => sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    internal static double MedianOf(IReadOnlyList<double> sorted) => sorted.Median();
 }
 

@@ -1,4 +1,5 @@
 using MathNet.Numerics.Distributions;
+using MathNet.Numerics.Statistics;
 
 namespace Fop.Research.Studies;
 
@@ -18,7 +19,7 @@ public sealed record PairedDifference(double Mean, double Lower, double Upper, i
         if (d.Count == 0) return None;
         double mean = d.Average();
         if (d.Count < 2) return new(mean, double.NaN, double.NaN, 1, double.NaN);
-        double se = Math.Sqrt(d.Sum(x => (x - mean) * (x - mean)) / (d.Count - 1) / d.Count);
+        double se = d.StandardDeviation() / Math.Sqrt(d.Count);
         int df = d.Count - 1;
         double half = StudentT.InvCDF(0, 1, df, 0.975) * se;
         // Identical differences have no spread: no difference at all is certain or impossible, nothing in between.

@@ -183,7 +183,7 @@ public sealed partial class Trainer
             double ms = sw.Elapsed.TotalMilliseconds;
             stepSyncs = Devices.DeviceSyncs.Counts - syncsBefore;
             State.TrainSeconds += ms / 1000;
-            State.StepMs.Add(ms);
+            RecentStepTimes.Add(State.StepMs, ms);
 
             if (result.Skipped)
             {
@@ -352,7 +352,6 @@ public sealed partial class Trainer
         /// <summary>The run's summary, written to summary.json unless the process was stopped as if killed.</summary>
         public RunSummary Summary(bool stopped)
         {
-            var sorted = State.StepMs.OrderBy(v => v).ToArray();
             var summary = new RunSummary
             {
                 Name = config.Name, Optimizer = config.Optimizer, Model = config.Model, BatchSize = config.BatchSize, Lr = baseLr, Seed = config.Seed,
@@ -360,7 +359,7 @@ public sealed partial class Trainer
                 // A run that ended before its first evaluation has no accuracy to report, not an accuracy of 0.
                 BestTestAccuracy = State.LastTestAccuracy is null ? double.NaN : State.BestTestAccuracy,
                 FinalTestAccuracy = State.LastTestAccuracy ?? double.NaN, BestValAccuracy = State.BestValAccuracy, FinalValAccuracy = State.LastValAccuracy ?? double.NaN, TargetAccuracy = config.TargetAccuracy, TimeToTarget = State.TimeToTarget, StepsToTarget = State.StepsToTarget,
-                TrainSeconds = State.TrainSeconds, EvalSeconds = State.EvalSeconds, MedianStepMs = sorted.Length == 0 ? double.NaN : sorted[sorted.Length / 2],
+                TrainSeconds = State.TrainSeconds, EvalSeconds = State.EvalSeconds, MedianStepMs = RecentStepTimes.Median(State.StepMs),
                 SkippedSteps = State.SkippedSteps, PreconditionedParameters = optimizer.PreconditionedParameters, Warnings = State.Warnings,
                 Completed = !stopped && State.Diverged is null && State.Epoch >= config.Epochs, Diverged = State.Diverged, Device = device.type.ToString().ToLowerInvariant(),
             };

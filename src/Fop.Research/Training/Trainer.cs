@@ -61,6 +61,7 @@ public sealed partial class Trainer
         public double PlateauFactor { get; set; } = 1;
         public double PlateauBest { get; set; } = double.NegativeInfinity;
         public int PlateauBad { get; set; }
+        /// <summary>Recent step times (ms), bounded by <see cref="RecentStepTimes"/> so a checkpoint does not grow with the run.</summary>
         public List<double> StepMs { get; set; } = new();
         public TimeToTarget? TimeToTarget { get; set; }
         public long? StepsToTarget { get; set; }

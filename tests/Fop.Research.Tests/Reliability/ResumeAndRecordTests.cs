@@ -104,6 +104,19 @@ public sealed class ResumeAndRecordTests : IDisposable
     }
 
     [Fact]
+    public void StepTimesKeptForTheMedianStayBoundedAndTheMedianIsTheTrueOne()
+    {
+        var times = new List<double>();
+        for (int i = 0; i < 5 * RecentStepTimes.Window + 3; i++) RecentStepTimes.Add(times, i);
+        Assert.InRange(times.Count, RecentStepTimes.Window, 2 * RecentStepTimes.Window);
+        Assert.Equal(5 * RecentStepTimes.Window + 2, times[^1]);                           // the newest kept, in order
+        Assert.Equal(times.Count, times.Zip(times.Skip(1)).Count(p => p.Second == p.First + 1) + 1);
+        Assert.Equal(2.5, RecentStepTimes.Median([4, 1, 3, 2]));                          // even count: the mean of the middle two
+        Assert.Equal(3, RecentStepTimes.Median([5, 1, 3]));
+        Assert.True(double.IsNaN(RecentStepTimes.Median([])));
+    }
+
+    [Fact]
     public void NonFiniteValuesRoundTripThroughRunRecords()
     {
         var path = Path.Combine(dir, "summary.json");
