@@ -84,12 +84,12 @@ public static class VariantStudy
         Directory.CreateDirectory(dir);
         var targets = Targets(study, runs);
         var ci = CultureInfo.InvariantCulture;
-        var header = "config,variant,seed,run,epochs_run,best_accuracy,final_accuracy,best_val_accuracy,final_val_accuracy,ms_per_step,train_seconds,diverged_or_stalled" +
-                     string.Concat(targets.Select(t => string.Create(ci, $",epochs_to_{t:g4},seconds_to_{t:g4}")));
+        var header = new[] { "config", "variant", "seed", "run", "epochs_run", "best_accuracy", "final_accuracy", "best_val_accuracy", "final_val_accuracy", "ms_per_step", "train_seconds", "diverged_or_stalled" }
+            .Concat(targets.SelectMany(t => new[] { string.Create(ci, $"epochs_to_{t:g4}"), string.Create(ci, $"seconds_to_{t:g4}") })).ToList();
         var rows = runs.Select(r =>
         {
             var s = r.Summary;
-            var cells = new List<string> { r.Config, Csv(r.Variant), r.Seed.ToString(ci), s.Name, s.EpochsRun.ToString(ci), s.BestTestAccuracy.ToString("F4", ci),
+            var cells = new List<string> { r.Config, r.Variant, r.Seed.ToString(ci), s.Name, s.EpochsRun.ToString(ci), s.BestTestAccuracy.ToString("F4", ci),
                 s.FinalTestAccuracy.ToString("F4", ci), s.BestValAccuracy.ToString("F4", ci), s.FinalValAccuracy.ToString("F4", ci), s.MedianStepMs.ToString("F1", ci), s.TrainSeconds.ToString("F1", ci), s.Diverged is null ? "0" : "1" };
             foreach (var t in targets)
             {
@@ -97,15 +97,16 @@ public static class VariantStudy
                 cells.Add(e?.ToString(ci) ?? "");
                 cells.Add(sec?.ToString("F1", ci) ?? "");
             }
-            return string.Join(",", cells);
+            return (IReadOnlyList<string>)cells;
         });
-        AtomicFile.WriteAllLines(Path.Combine(dir, "results.csv"), rows.Prepend(header));
+        AtomicFile.WriteAllText(Path.Combine(dir, "results.csv"), CsvTable.Text(header, rows));
         var folders = runs.Select(r => (r.RunDir, r.Summary)).ToList();
         if (tuned is not null)
         {
-            AtomicFile.WriteAllLines(Path.Combine(dir, "tuning.csv"), tuned.Points.Select(p => string.Join(",", p.Config, Csv(p.Variant), p.Exponent.ToString(ci),
-                p.Value.ToString("g6", ci), p.Summary.Name, p.Metric.ToString("F4", ci), p.Summary.EpochsRun.ToString(ci), p.Summary.Diverged is null ? "0" : "1"))
-                .Prepend($"config,variant,exponent,{study.Tune!.Key},run,{Snake(study.Tune.Metric)},epochs_run,diverged_or_stalled"));
+            AtomicFile.WriteAllText(Path.Combine(dir, "tuning.csv"), CsvTable.Text(
+                ["config", "variant", "exponent", study.Tune!.Key, "run", Snake(study.Tune.Metric), "epochs_run", "diverged_or_stalled"],
+                tuned.Points.Select(p => (IReadOnlyList<string>)[p.Config, p.Variant, p.Exponent.ToString(ci), p.Value.ToString("g6", ci), p.Summary.Name,
+                    p.Metric.ToString("F4", ci), p.Summary.EpochsRun.ToString(ci), p.Summary.Diverged is null ? "0" : "1"])));
             folders.AddRange(tuned.Points.Select(p => (p.RunDir, p.Summary)));
         }
         foreach (var (runDir, summary) in folders)
@@ -264,6 +265,4 @@ public static class VariantStudy
         else lines.Add(row);
         AtomicFile.WriteAllLines(path, lines);
     }
-
-    static string Csv(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
 }

@@ -50,18 +50,19 @@ public sealed record EpochMetrics(int Epoch, long Steps, double Lr, double Train
     public static IReadOnlyList<EpochMetrics> Read(string runDir)
     {
         var path = Path.Combine(runDir, "metrics.csv");
-        var lines = File.ReadAllLines(path);
-        if (lines.Length == 0) throw new InvalidDataException($"{path}: empty, expected the header '{Header}'.");
-        var header = lines[0].Split(',');
-        int Column(string name) => Array.IndexOf(header, name) is int i and >= 0 ? i : throw new InvalidDataException($"{path}: no '{name}' column.");
-        int[] c = new[] { "epoch", "steps", "lr", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "train_seconds", "eval_seconds", "skipped_steps" }.Select(Column).ToArray();
-        int valLoss = Array.IndexOf(header, "val_loss"), valAccuracy = Array.IndexOf(header, "val_accuracy");
+        if (new FileInfo(path).Length == 0) throw new InvalidDataException($"{path}: empty, expected the header '{Header}'.");
         var inv = System.Globalization.CultureInfo.InvariantCulture;
-        double Optional(string[] r, int i) => i >= 0 && i < r.Length ? double.Parse(r[i], inv) : double.NaN;
-        return lines.Skip(1).Where(l => l.Length > 0).Select(l => l.Split(',')).Select(r => new EpochMetrics(
-            int.Parse(r[c[0]], inv), long.Parse(r[c[1]], inv), double.Parse(r[c[2]], inv), double.Parse(r[c[3]], inv), double.Parse(r[c[4]], inv),
-            double.Parse(r[c[5]], inv), double.Parse(r[c[6]], inv), double.Parse(r[c[7]], inv), double.Parse(r[c[8]], inv), int.Parse(r[c[9]], inv),
-            Optional(r, valLoss), Optional(r, valAccuracy))).ToList();
+        return Io.CsvTable.Read(path).Select(r =>
+        {
+            double D(string name) => double.Parse(r.Cell(name, path), inv);
+            double Optional(string name) => r.TryGetValue(name, out var v) ? double.Parse(v, inv) : double.NaN;
+            try
+            {
+                return new EpochMetrics(int.Parse(r.Cell("epoch", path), inv), long.Parse(r.Cell("steps", path), inv), D("lr"), D("train_loss"), D("train_accuracy"),
+                    D("test_loss"), D("test_accuracy"), D("train_seconds"), D("eval_seconds"), int.Parse(r.Cell("skipped_steps", path), inv), Optional("val_loss"), Optional("val_accuracy"));
+            }
+            catch (Exception e) when (e is FormatException or OverflowException) { throw new InvalidDataException($"{path}: a row cannot be read ({e.Message}).", e); }
+        }).ToList();
     }
 }
 
