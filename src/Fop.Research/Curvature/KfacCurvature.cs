@@ -28,7 +28,6 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
     readonly KfacOptions options;
     readonly Likelihood likelihood;
     readonly long seed;
-    readonly KroneckerPreconditioner?[] preconditioners;
     SeededRandom? sampler, positionSampler;
     // Random draws (labels, positions, subsets) happen where the model lives: libtorch refuses a CPU generator for GPU tensors.
     Device ModelDevice => Layers.Count > 0 ? Layers[0].Weight.device : CPU;
@@ -48,8 +47,8 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
         Layers = layers;
         Skipped = skipped;
         Capture = new CurvatureCapture(layers);
-        Factors = layers.Select(l => new KroneckerFactors(l)).ToArray();
-        preconditioners = new KroneckerPreconditioner?[layers.Count];
+        Blocks = layers.Select(l => new CurvatureBlock(l)).ToArray();
+        Factors = Blocks.Select(b => b.Factors).ToArray();
     }
 
     /// <summary>The preconditioned layers (sorted by name).</summary>
@@ -58,10 +57,12 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
     public IReadOnlyList<string> Skipped { get; }
     /// <summary>The forward hooks.</summary>
     public CurvatureCapture Capture { get; }
-    /// <summary>Kronecker factors per layer.</summary>
+    /// <summary>One curvature block per layer: its factors, its preconditioner and its checkpoint entries.</summary>
+    public IReadOnlyList<CurvatureBlock> Blocks { get; }
+    /// <summary>Kronecker factors per layer (each block's).</summary>
     public IReadOnlyList<KroneckerFactors> Factors { get; }
     /// <summary>The preconditioner of layer <paramref name="i"/> (null before the first inverse step or if it never succeeded).</summary>
-    public KroneckerPreconditioner? Preconditioner(int i) => preconditioners[i];
+    public KroneckerPreconditioner? Preconditioner(int i) => Blocks[i].Preconditioner;
     /// <summary>Names of every preconditioned parameter.</summary>
     public IReadOnlyList<string> ParameterNames(Module model)
     {
@@ -357,56 +358,19 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
         }
         if (!IsInverseStep(step)) return CurvatureCommit.Committed;
         double damping = options.Damping.At(step);
-        for (int i = 0; i < Factors.Count; i++)
-        {
-            var f = Factors[i];
-            if (!Owns(i) || f.A is null || f.G is null) continue;
-            try
-            {
-                var fresh = KroneckerPreconditioner.Build(options.DampingForm, f.A, f.G, damping, Layers[i].Name);
-                DecompositionCount++;
-                if (fresh.UsedFloat64Retry) warnings.Add($"step {step}: {Layers[i].Name}: float32 decomposition failed; recomputed in float64.");
-                preconditioners[i]?.Dispose();
-                preconditioners[i] = fresh;
-            }
-            catch (CurvatureException e)
-            {
-                warnings.Add($"step {step}: {e.Message} " + (preconditioners[i] is null
-                    ? "No earlier preconditioner exists: this layer takes the plain gradient until one succeeds."
-                    : "Keeping the previous preconditioner."));
-            }
-        }
+        for (int i = 0; i < Blocks.Count; i++)
+            if (Owns(i) && Blocks[i].Rebuild(options.DampingForm, damping, step, warnings)) DecompositionCount++;
         return CurvatureCommit.Committed;
     }
 
     /// <summary>F_damped^-1 V for layer <paramref name="i"/>; the plain V (reported) when no preconditioner exists yet.</summary>
-    public Tensor Precondition(int i, Tensor v, List<string> warnings)
-    {
-        var p = preconditioners[i];
-        if (p is not null) return p.Inverse(v);
-        warnings.Add($"{Layers[i].Name}: no preconditioner available; plain gradient used.");
-        return v.alias();
-    }
+    public Tensor Precondition(int i, Tensor v, List<string> warnings) => Blocks[i].Precondition(v, warnings);
 
     /// <summary>Writes factors under "curvature/" (in a job, every rank writes every layer's, gathered from the owners: a collective call).</summary>
     public void SaveState(IDictionary<string, Tensor> state)
     {
         if (parallel is not null) { GatherState(state); return; }
-        for (int i = 0; i < Layers.Count; i++)
-        {
-            var f = Factors[i];
-            if (f.A is null || f.G is null) continue;
-            state[$"curvature/{Layers[i].Name}/A"] = f.A;
-            state[$"curvature/{Layers[i].Name}/G"] = f.G;
-            state[$"curvature/{Layers[i].Name}/updates"] = torch.tensor(f.Updates, device: ModelDevice);
-            if (preconditioners[i] is { } p)
-            {
-                // The preconditioner may predate the latest factors (EMA between inverse steps): keep its own inputs.
-                state[$"curvature/{Layers[i].Name}/inverse_A"] = p.SourceA;
-                state[$"curvature/{Layers[i].Name}/inverse_G"] = p.SourceG;
-                state[$"curvature/{Layers[i].Name}/damping"] = torch.tensor(p.Damping, device: ModelDevice);
-            }
-        }
+        foreach (var block in Blocks) block.Save(state, ModelDevice);
     }
 
     /// <summary>
@@ -420,7 +384,7 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
             if (Owns(i) && Factors[i].A is not null)
             {
                 presence[2 * i] = 1;
-                if (preconditioners[i] is not null) presence[2 * i + 1] = 1;
+                if (Blocks[i].Preconditioner is not null) presence[2 * i + 1] = 1;
             }
         parallel!.Communicator.AllReduceSum(presence);
         var has = presence.data<long>().ToArray();
@@ -429,18 +393,7 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
         {
             var entries = new List<(string Key, long[] Shape, Func<Tensor> Value)>();
             foreach (int i in Ownership!.LayersOf(owner).Where(i => has[2 * i] == 1))
-            {
-                var key = $"curvature/{Layers[i].Name}/";
-                long a = Layers[i].InDim, g = Layers[i].OutFeatures;
-                int k = i;
-                entries.Add((key + "A", [a, a], () => Factors[k].A!));
-                entries.Add((key + "G", [g, g], () => Factors[k].G!));
-                entries.Add((key + "updates", [], () => torch.tensor((double)Factors[k].Updates, device: ModelDevice)));
-                if (has[2 * i + 1] == 0) continue;
-                entries.Add((key + "inverse_A", [a, a], () => preconditioners[k]!.SourceA));
-                entries.Add((key + "inverse_G", [g, g], () => preconditioners[k]!.SourceG));
-                entries.Add((key + "damping", [], () => torch.tensor(preconditioners[k]!.Damping, device: ModelDevice)));
-            }
+                entries.AddRange(Blocks[i].StateEntries(has[2 * i + 1] == 1, ModelDevice));
             if (entries.Count == 0) continue;
             bool mine = owner == parallel.Rank;
             using var buffer = mine ? Distributed.FusedBuffer.Pack(entries.Select(e => e.Value()).ToList(), ScalarType.Float64)
@@ -461,24 +414,15 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
     /// <summary>Restores factors and rebuilds the preconditioners they had (same damping), so the next steps match exactly; in a job, only the layers this rank owns.</summary>
     public void LoadState(IReadOnlyDictionary<string, Tensor> state)
     {
-        for (int i = 0; i < Layers.Count; i++)
-        {
-            var key = $"curvature/{Layers[i].Name}/";
-            if (!Owns(i) || !state.TryGetValue(key + "A", out var a)) continue;
-            Factors[i].Restore(a.clone(), state[key + "G"].clone(), state[key + "updates"].item<long>());
-            preconditioners[i]?.Dispose();
-            preconditioners[i] = state.TryGetValue(key + "damping", out var d)
-                ? KroneckerPreconditioner.Build(options.DampingForm, state[key + "inverse_A"], state[key + "inverse_G"], d.item<double>(), Layers[i].Name)
-                : null;
-        }
+        for (int i = 0; i < Blocks.Count; i++)
+            if (Owns(i)) Blocks[i].Load(state, options.DampingForm);
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
         Capture.Dispose();
-        foreach (var f in Factors) f.Dispose();
-        foreach (var p in preconditioners) p?.Dispose();
+        foreach (var b in Blocks) b.Dispose();
         sampler?.Dispose();
         positionSampler?.Dispose();
     }
