@@ -57,10 +57,10 @@ public sealed class Fop : NaturalGradientOptimizer
         Curvature.BeginStep(StepCount);
         var dual = (Parallel is { } parallel ? new Distributed.RankHalves(parallel, FirstHalf(BatchExamples), BatchExamples - FirstHalf(BatchExamples)) : source)
             .Compute(Pass(Curvature), inputs, targets, TakeGradients);
-        var gradientsFinite = HostReads.AllFinite(dual.First.Concat(dual.Second).Append(dual.LossSum), inputs.device);
+        var totals = new StepTotals(dual.LossSum, dual.Correct, dual.Examples, HostReads.AllFinite(dual.First.Concat(dual.Second).Append(dual.LossSum), inputs.device));
 
         // Curvature: statistics, and inverses when due.
-        if (EndCurvatureStep(inputs, targets, gradientsFinite, dual.LossSum, dual.Examples) is { } refusedAtCurvature) return refusedAtCurvature;
+        if (EndCurvatureStep(inputs, targets, totals) is { } refusedAtCurvature) return refusedAtCurvature;
 
         // Direction: per layer, the Fisher-orthogonal projection (s, beta, eta stay on the device).
         bool diagnostics = options.DiagnosticsInterval > 0 && StepCount % options.DiagnosticsInterval == 0;
@@ -69,12 +69,12 @@ public sealed class Fop : NaturalGradientOptimizer
         LastDiagnostics = report ?? LastDiagnostics;
 
         // Tail: the step's one read (loss, finite checks, KL-clip factor), then the clip.
-        if (ReadStep(directions, averages, gradientsFinite, dual.LossSum, dual.Correct, dual.Examples, lr, "FOP direction", out var loss, out var correct, out var nu) is { } refused)
-            return refused;
+        var read = ReadStep(directions, averages, "FOP direction", totals, lr);
+        if (read.Refused is { } refused) return refused;
 
         // Apply: momentum / weight decay and the step; parameters without a Kronecker block step with g_avg.
         Tail.Apply(Map, directions, Parameters, dual.Average, lr);
-        return new StepResult(loss, correct, dual.Examples, Fop: report, KlClipFactor: nu,
+        return new StepResult(read.Loss, read.Correct, dual.Examples, Fop: report, KlClipFactor: read.KlClipFactor,
             Noise: NoiseDue ? NoiseFrom(dual.First, dual.Second, dual.FirstExamples, dual.SecondExamples) : null);
     }
 

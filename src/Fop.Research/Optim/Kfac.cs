@@ -30,10 +30,10 @@ public sealed class Kfac : NaturalGradientOptimizer
         ZeroGrad();
         Curvature.BeginStep(StepCount);
         var (lossSum, correct, grads) = BatchGradients(inputs, targets, Curvature);
-        var gradientsFinite = HostReads.AllFinite(grads.Append(lossSum), inputs.device);
+        var totals = new StepTotals(lossSum, correct, n, HostReads.AllFinite(grads.Append(lossSum), inputs.device));
 
         // Curvature: statistics, and inverses when due.
-        if (EndCurvatureStep(inputs, targets, gradientsFinite, lossSum, n) is { } refusedAtCurvature) return Refuse(refusedAtCurvature);
+        if (EndCurvatureStep(inputs, targets, totals) is { } refusedAtCurvature) return Refuse(refusedAtCurvature);
 
         // Direction: F^-1 g per layer (in a job, each layer on its owner, then broadcast).
         var gradientMatrices = Curvature.Layers.Select(l => l.GradientMatrix()).ToList();
@@ -41,12 +41,12 @@ public sealed class Kfac : NaturalGradientOptimizer
         if (Parallel is not null) Parallel.BroadcastFromOwners(directions, Curvature.Ownership!);
 
         // Tail: the step's one read (loss, finite checks, KL-clip factor), then the clip.
-        if (ReadStep(directions, gradientMatrices, gradientsFinite, lossSum, correct, n, lr, "preconditioned direction", out var loss, out var correctCount, out var nu) is { } refused)
-            return Refuse(refused);
+        var read = ReadStep(directions, gradientMatrices, "preconditioned direction", totals, lr);
+        if (read.Refused is { } refused) return Refuse(refused);
 
         // Apply: momentum / weight decay and the step.
         Tail.Apply(Map, directions, Parameters, i => grads[i], lr);
-        return new StepResult(loss, correctCount, n, KlClipFactor: nu);
+        return new StepResult(read.Loss, read.Correct, n, KlClipFactor: read.KlClipFactor);
     }
 
     /// <summary>A refused step clears the gradients it accumulated (weights and state are untouched).</summary>

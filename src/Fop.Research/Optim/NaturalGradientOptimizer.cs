@@ -38,41 +38,40 @@ public abstract class NaturalGradientOptimizer : ModelOptimizer
 
     /// <summary>
     /// After the backward passes: gathers subset statistics when due and ends the curvature step, checking the gradients
-    /// (<paramref name="gradientsFinite"/>) with any statistics that must commit now. The refused result when nothing may
-    /// commit, else null.
+    /// (<paramref name="totals"/>' finite flag) with any statistics that must commit now. The refused result when nothing
+    /// may commit, else null.
     /// </summary>
-    private protected StepResult? EndCurvatureStep(Tensor inputs, Tensor targets, Tensor gradientsFinite, Tensor lossSum, long examples)
+    private protected StepResult? EndCurvatureStep(Tensor inputs, Tensor targets, StepTotals totals)
     {
         CurvatureCommit commit;
         using (PhaseTimer.Time(Timer, StepPhase.Curvature))
         {
             Curvature.GatherSubset(Model, inputs, targets, StepCount, MicroBatchSize, share: inputs.shape[0] / (double)BatchExamples);
-            commit = Curvature.EndStep(StepCount, Warnings, gradientsFinite);
+            commit = Curvature.EndStep(StepCount, Warnings, totals.GradientsFinite);
         }
         return commit == CurvatureCommit.Committed ? null
-            : NonFinite(HostReads.Scalar(lossSum), examples, commit == CurvatureCommit.StatisticsNotFinite ? "curvature statistics" : "loss or gradient");
+            : NonFinite(HostReads.Scalar(totals.LossSum), totals.Examples, commit == CurvatureCommit.StatisticsNotFinite ? "curvature statistics" : "loss or gradient");
     }
 
     /// <summary>
-    /// The step's one read: loss sum, correct count, the finite checks of gradients, <paramref name="directions"/> and the
-    /// KL-clip factor (returned for the step log) (from the directions and <paramref name="gradients"/>), and of curvature statistics left pending. Returns
-    /// the refused result (nothing commits), or null after committing the pending statistics and scaling the directions by
-    /// the KL-clip factor, ready for the tail.
+    /// The step's one read: loss sum, correct count, the finite checks of the gradients, of <paramref name="directions"/>
+    /// (named <paramref name="direction"/> in a refusal) and of the KL-clip factor (from the directions and
+    /// <paramref name="gradients"/>), and of curvature statistics left pending. A refused read commits nothing; otherwise the
+    /// pending statistics commit and the directions are scaled by the KL-clip factor, ready for the tail.
     /// </summary>
-    private protected StepResult? ReadStep(IReadOnlyList<Tensor> directions, IEnumerable<Tensor> gradients, Tensor gradientsFinite, Tensor lossSum, Tensor correct,
-        long examples, double lr, string direction, out double loss, out long correctCount, out double? klClipFactor)
+    private protected StepRead ReadStep(IReadOnlyList<Tensor> directions, IEnumerable<Tensor> gradients, string direction, StepTotals totals, double lr)
     {
-        var device = lossSum.device;
+        var device = totals.LossSum.device;
         var nu = Tail.KlClipFactor(directions.Zip(gradients), lr);
-        var finite = HostReads.AllFinite(nu is null ? directions : directions.Append(nu), device).logical_and(gradientsFinite);
-        var read = HostReads.Scalars(lossSum, correct, finite, nu ?? HostReads.Constant(1, device), Curvature.DeferredStatisticsFinite(device));
-        (loss, correctCount) = (read[0], (long)read[1]);
-        klClipFactor = nu is null ? null : read[3];
-        if (read[4] == 0) return NonFinite(loss, examples, Curvature.RefuseDeferred(StepCount, Warnings));
+        var finite = HostReads.AllFinite(nu is null ? directions : directions.Append(nu), device).logical_and(totals.GradientsFinite);
+        var read = HostReads.Scalars(totals.LossSum, totals.Correct, finite, nu ?? HostReads.Constant(1, device), Curvature.DeferredStatisticsFinite(device));
+        double loss = read[0];
+        StepRead Result(StepResult? refused = null) => new(loss, (long)read[1], nu is null ? null : read[3], refused);
+        if (read[4] == 0) return Result(NonFinite(loss, totals.Examples, Curvature.RefuseDeferred(StepCount, Warnings)));
         if (read[2] == 0)
         {
             Curvature.DiscardStep();
-            return NonFinite(loss, examples, $"loss, gradient or {direction}" + (nu is null ? "" : $" (KL-clip factor {read[3]})"));
+            return Result(NonFinite(loss, totals.Examples, $"loss, gradient or {direction}" + (nu is null ? "" : $" (KL-clip factor {read[3]})")));
         }
         Curvature.ResolveDeferred(commit: true);
         if (nu is not null)
@@ -80,7 +79,7 @@ public abstract class NaturalGradientOptimizer : ModelOptimizer
             using var factor = nu.to_type(directions[0].dtype);
             foreach (var d in directions) d.mul_(factor);
         }
-        return null;
+        return Result();
     }
 
     /// <inheritdoc />
