@@ -119,7 +119,7 @@ public class FopIdentityTests
         using var m2 = TestModels.Mlp(7, 6, 5, 4);
         using var kfac = new Kfac(m1, options);
         var fopOptions = layerScaleOn ? FopOptions.Paper with { Projection = false, Kfac = options } : FopOptions.AsKfac with { Kfac = options };
-        using var fop = new Optim.Fop(m2, fopOptions);
+        using var fop = new Optim.FopOptimizer(m2, fopOptions);
         torch.manual_seed(8);
         for (int step = 0; step < 7; step++)
         {

@@ -84,7 +84,7 @@ public class GoldenMlpTests
     {
         var g = Load();
         var (model, layers) = Model(g);
-        using var fop = new Optim.Fop(model, FopOptions.Paper with { Kfac = Options(g), DiagnosticsInterval = 1 });
+        using var fop = new Optim.FopOptimizer(model, FopOptions.Paper with { Kfac = Options(g), DiagnosticsInterval = 1 });
         var r = fop.Step(g.X, g.Y, g.Lr);
         AssertWeights(g, "expected_fop_weights", layers, 1e-10);
         var expected = g.Root.GetProperty("expected_fop_per_layer");

@@ -12,7 +12,7 @@ public class OptimizerStateTests
     static ModelOptimizer Create(string kind, Module<Tensor, Tensor> model, KfacOptions options) => kind switch
     {
         "kfac" => new Kfac(model, options, seed: 3),
-        "fop" => new Optim.Fop(model, FopOptions.Paper with { Kfac = options }, seed: 3),
+        "fop" => new Optim.FopOptimizer(model, FopOptions.Paper with { Kfac = options }, seed: 3),
         "sgd" => FirstOrderOptimizer.Sgd(model, new SgdOptions(0.9, true, 1e-3)),
         // Roots every 4th step (1, 4, 8) and bases after steps 1, 5, 9: a resume after step 5 carries both.
         "shampoo" => new Shampoo(model, ShampooOptions.Default with { PreconditionFrequency = 4, WeightDecay = 1e-3 }),
@@ -86,9 +86,9 @@ public class OptimizerStateTests
     public void InvalidFopSwitchesAreRejectedAtConstruction()
     {
         using var model = TestModels.Mlp(1, 6, 4);
-        Assert.Contains("eta_min", Assert.ThrowsAny<ArgumentException>(() => new Optim.Fop(model, FopOptions.Paper with { EtaMin = -1 })).Message);
-        Assert.Contains("eps", Assert.ThrowsAny<ArgumentException>(() => new Optim.Fop(model, FopOptions.Paper with { Eps = 2 })).Message);
-        Assert.Contains("fixed_beta", Assert.ThrowsAny<ArgumentException>(() => new Optim.Fop(model, FopOptions.Paper with { FixedBeta = double.PositiveInfinity })).Message);
+        Assert.Contains("eta_min", Assert.ThrowsAny<ArgumentException>(() => new Optim.FopOptimizer(model, FopOptions.Paper with { EtaMin = -1 })).Message);
+        Assert.Contains("eps", Assert.ThrowsAny<ArgumentException>(() => new Optim.FopOptimizer(model, FopOptions.Paper with { Eps = 2 })).Message);
+        Assert.Contains("fixed_beta", Assert.ThrowsAny<ArgumentException>(() => new Optim.FopOptimizer(model, FopOptions.Paper with { FixedBeta = double.PositiveInfinity })).Message);
     }
 
     [Theory]

@@ -220,5 +220,12 @@ public sealed class TrainingTests : IDisposable
         var files = Directory.GetFiles(Path.Combine(root, "experiments", "configs"), "*.json", SearchOption.AllDirectories);
         Assert.NotEmpty(files);
         foreach (var f in files) ConfigFile.Load(f);
+        // C# names say AdamW; the JSON keys configs and run records use stay "adamw".
+        var vit = ConfigFile.Load(Path.Combine(root, "experiments", "configs", "imagenet100-vit", "kfac-b1024.json"));
+        Assert.Equal(Optim.UnpreconditionedRule.AdamW, vit.Kfac.Unpreconditioned);
+        var json = ConfigFile.ToJson(new RunConfig());
+        foreach (var key in new[] { "\"adamw\":", "\"adamw_lr_ratio\":", "\"adamw_parameters\":" }) Assert.Contains(key, json);
+        Assert.DoesNotContain("adam_w", json);
+        Assert.Equal(0.99, ConfigFile.Override(new RunConfig(), ["adamw.beta2=0.99"]).AdamW.Beta2);
     }
 }

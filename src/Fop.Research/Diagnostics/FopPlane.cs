@@ -47,11 +47,11 @@ public sealed record FopPlaneView(LandscapeSurface Surface, IReadOnlyList<PlaneS
                 {
                     "sgd" => FirstOrderOptimizer.Sgd(copy, new SgdOptions(0, false, 0), microBatchSize: microBatchSize),
                     "kfac" => new Kfac(copy, plainKfac, microBatchSize: microBatchSize, seed: seed),
-                    _ => new Optim.Fop(copy, plainFop, microBatchSize: microBatchSize, seed: seed),
+                    _ => new Optim.FopOptimizer(copy, plainFop, microBatchSize: microBatchSize, seed: seed),
                 };
                 var result = opt.Step(inputs, targets, lr);
                 if (result.Skipped) throw new InvalidOperationException($"the {kind} step on this batch was refused: {result.Message}");
-                if (opt is Optim.Fop f) diagnostics = f.LastDiagnostics;
+                if (opt is Optim.FopOptimizer f) diagnostics = f.LastDiagnostics;
                 using var after = ParameterVector.Of(copy);
                 deltas[kind] = after.Combine(1, theta, -1);
             }

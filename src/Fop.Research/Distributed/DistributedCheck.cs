@@ -18,7 +18,7 @@ public sealed record DistributedCheckResult(string Name, double MaxDifference, d
 /// <summary>
 /// What `mpirun -np N fop distributed-check` verifies (issue 16): every rank trains the job's replica and, on its own, the
 /// one-process reference on the same global batches, and compares. SGD, AdamW, KFAC and FOP on an MLP in float64 (FOP on
-/// the golden MLP 5-4-3: equal halves must reproduce <see cref="Optim.Fop"/> to rounding); KFAC and FOP on a BatchNorm
+/// the golden MLP 5-4-3: equal halves must reproduce <see cref="Optim.FopOptimizer"/> to rounding); KFAC and FOP on a BatchNorm
 /// ResNet in float32, the reference chunked as the ranks split the batch (each rank's rows are its ghost batch); and the
 /// checkpoint state gathered from the layers' owners against the reference's. Factors use the empirical Fisher: Monte-Carlo
 /// labels are drawn per rank, so they agree in distribution, not bit for bit.
@@ -56,7 +56,7 @@ public static class DistributedCheck
             "sgd" => FirstOrderOptimizer.Sgd(model, SgdOptions.Paper, microBatchSize: micro),
             "adamw" => FirstOrderOptimizer.AdamW(model, AdamWOptions.Default, microBatchSize: micro),
             "kfac" => new Kfac(model, kfac, microBatchSize: micro, seed: 1),
-            "fop" => new Optim.Fop(model, FopOptions.Paper with { Kfac = kfac, DiagnosticsInterval = 0 }, microBatchSize: micro, seed: 1),
+            "fop" => new Optim.FopOptimizer(model, FopOptions.Paper with { Kfac = kfac, DiagnosticsInterval = 0 }, microBatchSize: micro, seed: 1),
             _ => throw new ArgumentException($"optimizer '{optimizer}' unknown."),
         };
     }

@@ -9,7 +9,8 @@ public enum UnpreconditionedRule
     /// <summary>The same SGD with momentum and weight decay as the preconditioned layers.</summary>
     Sgd,
     /// <summary>AdamW, as the paper does for the ViT.</summary>
-    Adamw,
+    [JsonStringEnumMemberName("adamw")]
+    AdamW,
 }
 
 /// <summary>KFAC (fop-method.md §1), every choice a field. Validated by <see cref="Validate"/>, which every optimizer calls at construction.</summary>

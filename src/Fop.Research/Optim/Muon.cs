@@ -8,7 +8,7 @@ namespace Fop.Research.Optim;
 /// <summary>
 /// Muon (see <see cref="MuonOptions"/>): momentum -> Nesterov blend -> Newton-Schulz orthogonalisation of the matrix
 /// (a conv kernel as (out, in*kh*kw)) -> scale by sqrt(max(1, rows/cols)) -> decoupled weight decay -> step; 1-D and
-/// named parameters take AdamW at <see cref="MuonOptions.AdamwLrRatio"/> times the rate. The reference scales a conv
+/// named parameters take AdamW at <see cref="MuonOptions.AdamWLrRatio"/> times the rate. The reference scales a conv
 /// update by its kernel's kh/kw instead (its 4-D gradient's last two sides); here the matrix's rows/cols are used.
 /// The host is read once per step.
 /// </summary>
@@ -23,7 +23,7 @@ public sealed class Muon : MatrixOptimizer
     {
         options.Validate();
         this.options = options;
-        orthogonalised = Parameters.Select(p => MatrixView.IsMatrix(p.Parameter) && !options.SendsToAdamw(p.Name)).ToArray();
+        orthogonalised = Parameters.Select(p => MatrixView.IsMatrix(p.Parameter) && !options.SendsToAdamW(p.Name)).ToArray();
     }
 
     /// <summary>The options in force.</summary>
@@ -36,7 +36,7 @@ public sealed class Muon : MatrixOptimizer
     private protected override Proposal Propose(IReadOnlyList<Tensor> gradients, long step)
     {
         var o = options;
-        var adamw = o.Adamw;
+        var adamw = o.AdamW;
         double c1 = AdamMoments.Correction(adamw.Beta1, step), c2 = AdamMoments.Correction(adamw.Beta2, step);
         var next = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         var updates = new List<ParameterUpdate>(Parameters.Count);
@@ -48,7 +48,7 @@ public sealed class Muon : MatrixOptimizer
             {
                 var m = next[Key("m", name)] = AdamMoments.Ema(State(Key("m", name)), g, adamw.Beta1);
                 var v = next[Key("v", name)] = AdamMoments.Ema(State(Key("v", name)), g * g, adamw.Beta2);
-                updates.Add(new(AdamMoments.Direction(m, v, c1, c2, adamw.Eps), o.AdamwLrRatio, adamw.WeightDecay));
+                updates.Add(new(AdamMoments.Direction(m, v, c1, c2, adamw.Eps), o.AdamWLrRatio, adamw.WeightDecay));
                 continue;
             }
             var buffer = next[Key("momentum", name)] = AdamMoments.Ema(State(Key("momentum", name)), g, o.Momentum);

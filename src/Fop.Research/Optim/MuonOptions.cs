@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 
 namespace Fop.Research.Optim;
@@ -5,7 +6,7 @@ namespace Fop.Research.Optim;
 /// <summary>
 /// Muon (Jordan et al. 2024, "Muon: an optimizer for hidden layers"): momentum orthogonalised by Newton-Schulz for weight
 /// matrices (a conv kernel as (out, in*kh*kw), see <see cref="MatrixView"/>), AdamW for 1-D parameters and for any
-/// parameter <see cref="AdamwParameters"/> names (Muon's authors give embeddings and the output layer to AdamW).
+/// parameter <see cref="AdamWParameters"/> names (Muon's authors give embeddings and the output layer to AdamW).
 /// Validated by <see cref="Validate"/>, which the optimizer calls at construction.
 /// </summary>
 public sealed record MuonOptions
@@ -19,11 +20,14 @@ public sealed record MuonOptions
     /// <summary>Decoupled weight decay of the Muon-stepped matrices: p &lt;- p (1 - lr wd) - lr update.</summary>
     public double WeightDecay { get; init; }
     /// <summary>AdamW's learning rate as a multiple of the run's (the schedule scales both): 0.015 is the reference's 3e-4 beside Muon's 0.02.</summary>
-    public double AdamwLrRatio { get; init; } = 0.015;
+    [JsonPropertyName("adamw_lr_ratio")]
+    public double AdamWLrRatio { get; init; } = 0.015;
     /// <summary>AdamW's settings for the other parameters (the reference's betas (0.9, 0.95), eps 1e-10, no weight decay).</summary>
-    public AdamWOptions Adamw { get; init; } = new(0.9, 0.95, 1e-10, 0);
+    [JsonPropertyName("adamw")]
+    public AdamWOptions AdamW { get; init; } = new(0.9, 0.95, 1e-10, 0);
     /// <summary>Regular expression of parameter names stepped by AdamW even when they are matrices (null: 1-D parameters only).</summary>
-    public string? AdamwParameters { get; init; }
+    [JsonPropertyName("adamw_parameters")]
+    public string? AdamWParameters { get; init; }
 
     /// <summary>The reference defaults above: momentum 0.95 with Nesterov, 5 Newton-Schulz steps, AdamW at 0.015 of the rate.</summary>
     public static MuonOptions Default { get; } = new();
@@ -35,9 +39,9 @@ public sealed record MuonOptions
         if (Nesterov && Momentum == 0) throw new ArgumentException("muon.nesterov needs muon.momentum > 0.");
         if (NewtonSchulzSteps < 1) throw new ArgumentOutOfRangeException(nameof(NewtonSchulzSteps), NewtonSchulzSteps, "muon.newton_schulz_steps must be >= 1.");
         if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "muon.weight_decay must be >= 0.");
-        if (!(AdamwLrRatio > 0) || double.IsInfinity(AdamwLrRatio)) throw new ArgumentOutOfRangeException(nameof(AdamwLrRatio), AdamwLrRatio, "muon.adamw_lr_ratio must be > 0.");
-        Adamw.Validate();
-        if (AdamwParameters is { } pattern)
+        if (!(AdamWLrRatio > 0) || double.IsInfinity(AdamWLrRatio)) throw new ArgumentOutOfRangeException(nameof(AdamWLrRatio), AdamWLrRatio, "muon.adamw_lr_ratio must be > 0.");
+        AdamW.Validate();
+        if (AdamWParameters is { } pattern)
         {
             try { _ = new Regex(pattern); }
             catch (ArgumentException e) { throw new ArgumentException($"muon.adamw_parameters '{pattern}' is not a regular expression ({e.Message}).", e); }
@@ -45,5 +49,5 @@ public sealed record MuonOptions
     }
 
     /// <summary>True when parameter <paramref name="name"/> is stepped by AdamW by name.</summary>
-    public bool SendsToAdamw(string name) => AdamwParameters is { } pattern && Regex.IsMatch(name, pattern);
+    public bool SendsToAdamW(string name) => AdamWParameters is { } pattern && Regex.IsMatch(name, pattern);
 }

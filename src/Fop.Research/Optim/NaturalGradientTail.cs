@@ -18,7 +18,7 @@ internal sealed class NaturalGradientTail
     {
         this.options = options;
         preconditionedRule = options.Sgd.CreateRule();
-        plainRule = options.Unpreconditioned == UnpreconditionedRule.Adamw ? options.AdamW.CreateRule() : preconditionedRule;
+        plainRule = options.Unpreconditioned == UnpreconditionedRule.AdamW ? options.AdamW.CreateRule() : preconditionedRule;
     }
 
     /// <summary>KL clipping factor nu = min(1, sqrt(kappa / |sum_l lr^2 &lt;V_l, g_l&gt;|)) as a float64 device scalar (1 for vg = 0, NaN when vg is); null when clipping is off.</summary>

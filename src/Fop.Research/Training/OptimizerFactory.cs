@@ -16,9 +16,9 @@ public static class OptimizerFactory
         ModelOptimizer optimizer = config.Optimizer switch
         {
             "sgd" => FirstOrderOptimizer.Sgd(model, config.Sgd, likelihood, config.MicroBatchSize, config.GradClip),
-            "adamw" => FirstOrderOptimizer.AdamW(model, config.Adamw, likelihood, config.MicroBatchSize, config.GradClip),
+            "adamw" => FirstOrderOptimizer.AdamW(model, config.AdamW, likelihood, config.MicroBatchSize, config.GradClip),
             "kfac" => new Kfac(model, config.EffectiveKfac, likelihood, config.MicroBatchSize, config.Seed),
-            "fop" => new Optim.Fop(model, config.EffectiveFop, likelihood, config.MicroBatchSize, config.Seed),
+            "fop" => new Optim.FopOptimizer(model, config.EffectiveFop, likelihood, config.MicroBatchSize, config.Seed),
             "shampoo" => new Shampoo(model, config.Shampoo, likelihood, config.MicroBatchSize, config.GradClip),
             "soap" => new Soap(model, config.Soap, likelihood, config.MicroBatchSize, config.GradClip),
             "muon" => new Muon(model, config.Muon, likelihood, config.MicroBatchSize, config.GradClip),

@@ -59,7 +59,8 @@ public sealed record RunConfig
     /// <summary>SGD settings (also the momentum/weight-decay tail of KFAC and FOP).</summary>
     public SgdOptions Sgd { get; init; } = SgdOptions.Paper;
     /// <summary>AdamW settings (also the rule for unpreconditioned parameters when kfac.unpreconditioned is adamw).</summary>
-    public AdamWOptions Adamw { get; init; } = AdamWOptions.Default;
+    [JsonPropertyName("adamw")]
+    public AdamWOptions AdamW { get; init; } = AdamWOptions.Default;
     /// <summary>KFAC settings (also FOP's curvature base).</summary>
     public KfacOptions Kfac { get; init; } = KfacOptions.Paper;
     /// <summary>FOP switches.</summary>
@@ -114,7 +115,7 @@ public sealed record RunConfig
 
     /// <summary>KFAC options with the run's SGD/AdamW tail and gradient clipping.</summary>
     [JsonIgnore]
-    public KfacOptions EffectiveKfac => Kfac with { Sgd = Sgd, AdamW = Adamw, GradClip = GradClip };
+    public KfacOptions EffectiveKfac => Kfac with { Sgd = Sgd, AdamW = AdamW, GradClip = GradClip };
 
     /// <summary>FOP options on the run's KFAC base.</summary>
     [JsonIgnore]
@@ -183,7 +184,7 @@ public sealed record RunConfig
         if (Augment.CropPadding < 0) throw new ArgumentOutOfRangeException(nameof(Augment), Augment.CropPadding, "augment.crop_padding must be >= 0.");
         Schedule.Validate();
         Sgd.Validate();
-        Adamw.Validate();
+        AdamW.Validate();
         // Settings are checked even where this optimizer ignores them: a bad value is a mistake whichever run it is in.
         EffectiveFop.Validate();
         Shampoo.Validate();

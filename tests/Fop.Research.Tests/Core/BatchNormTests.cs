@@ -73,7 +73,7 @@ public sealed class BatchNormTests
         {
             "sgd" => FirstOrderOptimizer.Sgd(model, new SgdOptions(0.9, false, 0), microBatchSize: 4),
             "kfac" => new Kfac(model, TestModels.Plain(), microBatchSize: 4),
-            _ => new Optim.Fop(model, FopOptions.Paper with { Kfac = TestModels.Plain() }, microBatchSize: 4),
+            _ => new Optim.FopOptimizer(model, FopOptions.Paper with { Kfac = TestModels.Plain() }, microBatchSize: 4),
         };
         using var _ = opt;
         opt.RunningStatistics = mode;
@@ -107,8 +107,8 @@ public sealed class BatchNormTests
         var m2 = BnConvNet(121);
         var m3 = BnConvNet(121);
         using var kfac = new Kfac(m1, options, microBatchSize: 4, seed: 3);
-        using var fop = new Optim.Fop(m2, FopOptions.AsKfac with { Kfac = options }, microBatchSize: 4, seed: 3);
-        using var equalHalves = new Optim.Fop(m3, FopOptions.AsKfac with { Kfac = options, SplitAtChunk = false }, microBatchSize: 4, seed: 3);
+        using var fop = new Optim.FopOptimizer(m2, FopOptions.AsKfac with { Kfac = options }, microBatchSize: 4, seed: 3);
+        using var equalHalves = new Optim.FopOptimizer(m3, FopOptions.AsKfac with { Kfac = options, SplitAtChunk = false }, microBatchSize: 4, seed: 3);
         torch.manual_seed(122);
         for (int step = 0; step < 4; step++)
         {

@@ -35,7 +35,7 @@ public class HostReadTests
             "shampoo" => new Shampoo(model, ShampooOptions.Default with { PreconditionFrequency = 2 }, gradClip: 1.0),
             "soap" => new Soap(model, SoapOptions.Default with { PreconditionFrequency = 2 }, gradClip: 1.0),
             "muon" => new Muon(model, MuonOptions.Default, gradClip: 1.0),
-            _ => new Optim.Fop(model, FopOptions.Paper with { Kfac = kfac, DiagnosticsInterval = 0 }),
+            _ => new Optim.FopOptimizer(model, FopOptions.Paper with { Kfac = kfac, DiagnosticsInterval = 0 }),
         };
     }
 
@@ -72,7 +72,7 @@ public class HostReadTests
     {
         var (x, y) = Batch();
         var kfac = TestModels.Plain(FisherType.Empirical, 0.05) with { CurvatureInterval = 2, InverseInterval = 2 };
-        using var fop = new Optim.Fop(TestModels.Mlp(1, 6, 8, 4), FopOptions.Paper with { Kfac = kfac, DiagnosticsInterval = 3 });
+        using var fop = new Optim.FopOptimizer(TestModels.Mlp(1, 6, 8, 4), FopOptions.Paper with { Kfac = kfac, DiagnosticsInterval = 3 });
         for (int i = 0; i < 3; i++) fop.Step(x, y, 0.05);                  // steps 0-2; step 3 is a diagnostics step
         long before = HostReads.Count;
         var result = fop.Step(x, y, 0.05);                                     // step 3: diagnostics, no curvature

@@ -26,7 +26,7 @@ public sealed class MicroBatchAndAblationTests
             "shampoo" => new Shampoo(model, ShampooOptions.Default with { PreconditionFrequency = 2, WeightDecay = 1e-3, Epsilon = 1e-6 }, microBatchSize: micro),
             "soap" => new Soap(model, SoapOptions.Default with { PreconditionFrequency = 2 }, microBatchSize: micro),
             "muon" => new Muon(model, MuonOptions.Default with { WeightDecay = 1e-3 }, microBatchSize: micro),
-            _ => new Optim.Fop(model, FopOptions.Paper with { Kfac = kfac }, microBatchSize: micro, seed: 5),
+            _ => new Optim.FopOptimizer(model, FopOptions.Paper with { Kfac = kfac }, microBatchSize: micro, seed: 5),
         };
     }
 
@@ -62,7 +62,7 @@ public sealed class MicroBatchAndAblationTests
         var m1 = FactorConventionTests.ConvNet(111);
         var m2 = FactorConventionTests.ConvNet(111);
         using var kfac = new Kfac(m1, options, seed: 3);
-        using var fop = new Optim.Fop(m2, (layerScaleOn ? FopOptions.Paper with { Projection = false } : FopOptions.AsKfac) with { Kfac = options }, seed: 3);
+        using var fop = new Optim.FopOptimizer(m2, (layerScaleOn ? FopOptions.Paper with { Projection = false } : FopOptions.AsKfac) with { Kfac = options }, seed: 3);
         torch.manual_seed(112);
         for (int step = 0; step < 5; step++)
         {

@@ -360,8 +360,8 @@ public sealed class ShampooSoapMuonTests
                 }
                 else
                 {
-                    var a = o.Adamw;
-                    double adamLr = lr * o.AdamwLrRatio;
+                    var a = o.AdamW;
+                    double adamLr = lr * o.AdamWLrRatio;
                     var mt = m[name] = (m.TryGetValue(name, out var m0) ? m0 : torch.zeros_like(g)) * a.Beta1 + g * (1 - a.Beta1);
                     var vt = v[name] = (v.TryGetValue(name, out var v0) ? v0 : torch.zeros_like(g)) * a.Beta2 + g * g * (1 - a.Beta2);
                     p.mul_(1 - adamLr * a.WeightDecay);
@@ -377,7 +377,7 @@ public sealed class ShampooSoapMuonTests
     [InlineData("cnn", true)]
     public void MuonStepsMatchAHandWrittenReference(string kind, bool nesterov)
     {
-        var options = MuonOptions.Default with { Nesterov = nesterov, WeightDecay = 0.1, AdamwLrRatio = 0.2, Adamw = new AdamWOptions(0.9, 0.95, 1e-10, 0.05) };
+        var options = MuonOptions.Default with { Nesterov = nesterov, WeightDecay = 0.1, AdamWLrRatio = 0.2, AdamW = new AdamWOptions(0.9, 0.95, 1e-10, 0.05) };
         var ours = Model(kind, 71);
         var theirs = Model(kind, 71);
         using var muon = new Muon(ours, options);
@@ -391,7 +391,7 @@ public sealed class ShampooSoapMuonTests
         const double lr = 0.1;
         var ours = TestModels.Mlp(81, 5, 4, 3);
         var theirs = TestModels.Mlp(81, 5, 4, 3);
-        using var muon = new Muon(ours, MuonOptions.Default with { AdamwParameters = ".*", AdamwLrRatio = 0.25, Adamw = new AdamWOptions(0.9, 0.99, 1e-8, 0.05) });
+        using var muon = new Muon(ours, MuonOptions.Default with { AdamWParameters = ".*", AdamWLrRatio = 0.25, AdamW = new AdamWOptions(0.9, 0.99, 1e-8, 0.05) });
         Assert.Empty(muon.PreconditionedParameters);
         var reference = torch.optim.AdamW(theirs.parameters(), lr * 0.25, 0.9, 0.99, 1e-8, 0.05);
         Compare("mlp", muon, ours, theirs, _ => reference.step(), 6, 1e-12, lr, "muon as adamw");
@@ -407,7 +407,7 @@ public sealed class ShampooSoapMuonTests
         Assert.Contains("shampoo.epsilon", Assert.ThrowsAny<ArgumentException>(() => new Shampoo(model, ShampooOptions.Default with { Epsilon = 0 })).Message);
         Assert.Contains("soap.precondition_frequency", Assert.ThrowsAny<ArgumentException>(() => new Soap(model, SoapOptions.Default with { PreconditionFrequency = 0 })).Message);
         Assert.Contains("muon.newton_schulz_steps", Assert.ThrowsAny<ArgumentException>(() => new Muon(model, MuonOptions.Default with { NewtonSchulzSteps = 0 })).Message);
-        Assert.Contains("muon.adamw_parameters", Assert.ThrowsAny<ArgumentException>(() => new Muon(model, MuonOptions.Default with { AdamwParameters = "(" })).Message);
+        Assert.Contains("muon.adamw_parameters", Assert.ThrowsAny<ArgumentException>(() => new Muon(model, MuonOptions.Default with { AdamWParameters = "(" })).Message);
 
         var e = Assert.ThrowsAny<ArgumentException>(() => ConfigFile.Load(null, ["optimizer=soap", "soap.beta1=1"]));
         Assert.StartsWith("--set: ", e.Message);
@@ -415,7 +415,7 @@ public sealed class ShampooSoapMuonTests
         Assert.Contains("unknown key 'roots'", Assert.ThrowsAny<ArgumentException>(() => ConfigFile.Load(null, ["shampoo.roots=2"])).Message);
         var config = ConfigFile.Load(null, ["optimizer=shampoo", "shampoo.grafting=adagrad", "shampoo.beta2=1", "muon.adamw.beta2=0.99", "soap.max_preconditioner_dim=0"]);
         Assert.Equal(GraftingMethod.Adagrad, config.Shampoo.Grafting);
-        Assert.Equal(0.99, config.Muon.Adamw.Beta2);
+        Assert.Equal(0.99, config.Muon.AdamW.Beta2);
         Assert.Contains(config.Warnings(), w => w.StartsWith("soap.*") || w.StartsWith("muon.*"));
         // config.json keeps the sections: written and read back, the same JSON.
         var file = Path.Combine(Path.GetTempPath(), $"fop-newopt-{Guid.NewGuid():N}.json");

@@ -42,7 +42,7 @@ public sealed class NonFiniteInjectionTests
             "shampoo" => new Shampoo(model, ShampooOptions.Default with { PreconditionFrequency = 2 }, likelihood),
             "soap" => new Soap(model, SoapOptions.Default with { PreconditionFrequency = 2 }, likelihood),
             "muon" => new Muon(model, MuonOptions.Default, likelihood),
-            _ => new Optim.Fop(model, FopOptions.Paper with { Kfac = kfac }, likelihood),
+            _ => new Optim.FopOptimizer(model, FopOptions.Paper with { Kfac = kfac }, likelihood),
         };
     }
 

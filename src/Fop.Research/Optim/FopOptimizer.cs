@@ -11,13 +11,13 @@ namespace Fop.Research.Optim;
 /// adaptive beta and layer-wise eta -> KL clip -> momentum / weight decay -> step. Parameters without a Kronecker block
 /// step with g_avg.
 /// </summary>
-public sealed class Fop : NaturalGradientOptimizer
+public sealed class FopOptimizer : NaturalGradientOptimizer
 {
     readonly FopOptions options;
     readonly IDualGradientSource source;
 
     /// <summary>Creates FOP for <paramref name="model"/>; invalid options throw here.</summary>
-    public Fop(Module<Tensor, Tensor> model, FopOptions options, Likelihood? likelihood = null, int microBatchSize = 0, long seed = 0, IDualGradientSource? source = null)
+    public FopOptimizer(Module<Tensor, Tensor> model, FopOptions options, Likelihood? likelihood = null, int microBatchSize = 0, long seed = 0, IDualGradientSource? source = null)
         : base("fop", model, Validated(options).Kfac, likelihood, microBatchSize, seed)
     {
         this.options = options;
