@@ -1,3 +1,4 @@
+using Fop.Research.Diagnostics;
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Text.Json;

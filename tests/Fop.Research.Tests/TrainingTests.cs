@@ -1,3 +1,4 @@
+using Fop.Research.Diagnostics;
 using System.Text.Json;
 using Fop.Research.Training;
 using TorchSharp;
@@ -176,18 +177,18 @@ public sealed class TrainingTests : IDisposable
         torch.manual_seed(0);
         using var model = Models.ModelCatalog.Create("mlp", [1, 28, 28], 10, [16]);
         using var opt = OptimizerFactory.Create(config, model);
-        var timer = new Optim.PhaseTimer();
+        var timer = new Research.Diagnostics.PhaseTimer();
         opt.Timer = timer;
         using var x = torch.randn(24, 1, 28, 28);
         using var y = torch.randint(0, 10, [24]);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         for (int i = 0; i < 4; i++) opt.Step(x, y, 0.01);
         double total = clock.Elapsed.TotalMilliseconds;
-        var phases = Enum.GetValues<Optim.StepPhase>().Select(timer.Milliseconds).ToArray();
+        var phases = Enum.GetValues<Research.Diagnostics.StepPhase>().Select(timer.Milliseconds).ToArray();
         Assert.All(phases, p => Assert.True(p >= 0));
         Assert.True(phases.Sum() <= total + 1e-6, $"phases {phases.Sum()} ms > steps {total} ms");
-        Assert.True(timer.Milliseconds(Optim.StepPhase.Forward) > 0 && timer.Milliseconds(Optim.StepPhase.Backward) > 0);
-        Assert.Equal(optimizer != "sgd", timer.Milliseconds(Optim.StepPhase.Curvature) > 0);
+        Assert.True(timer.Milliseconds(Research.Diagnostics.StepPhase.Forward) > 0 && timer.Milliseconds(Research.Diagnostics.StepPhase.Backward) > 0);
+        Assert.Equal(optimizer != "sgd", timer.Milliseconds(Research.Diagnostics.StepPhase.Curvature) > 0);
     }
 
     [Fact]

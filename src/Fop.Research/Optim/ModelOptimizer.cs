@@ -1,3 +1,4 @@
+using Fop.Research.Diagnostics;
 using Fop.Research.Curvature;
 using TorchSharp;
 using Fop.Research.Models;

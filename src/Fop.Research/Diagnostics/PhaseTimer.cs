@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Fop.Research.Optim;
+namespace Fop.Research.Diagnostics;
 
 /// <summary>The parts of an optimizer step that are timed separately.</summary>
 public enum StepPhase
