@@ -55,8 +55,7 @@ public sealed class FopOptimizer : NaturalGradientOptimizer
         // Gradients: g1 and g2 from the two halves; the curvature recorder watches both, so statistics cover the whole batch.
         ZeroGrad();
         Curvature.BeginStep(StepCount);
-        var dual = (Parallel is { } parallel ? new Distributed.RankHalves(parallel, FirstHalf(BatchExamples), BatchExamples - FirstHalf(BatchExamples)) : source)
-            .Compute(Pass(Curvature), inputs, targets, TakeGradients);
+        var dual = Halves().Compute(Pass(Curvature), inputs, targets, TakeGradients);
         var totals = new StepTotals(dual.LossSum, dual.Correct, dual.Examples, HostReads.AllFinite(dual.First.Concat(dual.Second).Append(dual.LossSum), inputs.device));
 
         // Curvature: statistics, and inverses when due.
@@ -65,7 +64,7 @@ public sealed class FopOptimizer : NaturalGradientOptimizer
         // Direction: per layer, the Fisher-orthogonal projection (s, beta, eta stay on the device).
         bool diagnostics = options.DiagnosticsInterval > 0 && StepCount % options.DiagnosticsInterval == 0;
         var (directions, averages, report) = Directions(dual, lr, diagnostics);
-        if (Parallel is not null) Parallel.BroadcastFromOwners(directions, Curvature.Ownership!);
+        ShareDirections(directions);
         LastDiagnostics = report ?? LastDiagnostics;
 
         // Tail: the step's one read (loss, finite checks, KL-clip factor), then the clip.
@@ -77,6 +76,10 @@ public sealed class FopOptimizer : NaturalGradientOptimizer
         return new StepResult(read.Loss, read.Correct, dual.Examples, Fop: report, KlClipFactor: read.KlClipFactor,
             Noise: NoiseDue ? NoiseFrom(dual.First, dual.Second, dual.FirstExamples, dual.SecondExamples) : null);
     }
+
+    /// <summary>Where g1 and g2 come from: the two halves of this batch, or in a job the even and odd ranks' halves.</summary>
+    IDualGradientSource Halves() =>
+        Parallel is { } parallel ? new Distributed.RankHalves(parallel, FirstHalf(BatchExamples), BatchExamples - FirstHalf(BatchExamples)) : source;
 
     /// <summary>
     /// Each layer's update direction (FOP's for layers with a preconditioner, F^-1 g_avg for the rest) and g_avg's matrix;

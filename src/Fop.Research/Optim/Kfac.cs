@@ -38,7 +38,7 @@ public sealed class Kfac : NaturalGradientOptimizer
         // Direction: F^-1 g per layer (in a job, each layer on its owner, then broadcast).
         var gradientMatrices = Curvature.Layers.Select(l => l.GradientMatrix()).ToList();
         var directions = gradientMatrices.Select((g, i) => Curvature.Owns(i) ? Curvature.Precondition(i, g, Warnings) : torch.empty_like(g)).ToList();
-        if (Parallel is not null) Parallel.BroadcastFromOwners(directions, Curvature.Ownership!);
+        ShareDirections(directions);
 
         // Tail: the step's one read (loss, finite checks, KL-clip factor), then the clip.
         var read = ReadStep(directions, gradientMatrices, "preconditioned direction", totals, lr);

@@ -38,6 +38,15 @@ public abstract class NaturalGradientOptimizer : ModelOptimizer
     }
 
     /// <summary>
+    /// In a job, each layer's direction was computed by its owner only: the owners broadcast theirs so every rank applies
+    /// the same update. A no-op on one process.
+    /// </summary>
+    private protected void ShareDirections(IReadOnlyList<Tensor> directions)
+    {
+        if (Parallel is not null) Parallel.BroadcastFromOwners(directions, Curvature.Ownership!);
+    }
+
+    /// <summary>
     /// After the backward passes: gathers subset statistics when due and ends the curvature step, checking the gradients
     /// (<paramref name="totals"/>' finite flag) with any statistics that must commit now. The refused result when nothing
     /// may commit, else null.
