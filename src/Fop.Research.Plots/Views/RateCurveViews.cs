@@ -21,7 +21,7 @@ public static class RateCurveViews
         var ticks = Ticks(runs.Select(r => r.Rate));
         var metrics = study.Targets.Select(CurveMetric.StepsTo).Append(CurveMetric.BestValAccuracy).ToList();
         var panels = metrics.Select(m => (Panel)new LinePanel(m.HigherIsBetter ? "best validation accuracy" : $"{m.Name} (validation)",
-            "learning rate (log scale)", m.HigherIsBetter ? "best validation accuracy (%)" : "optimizer steps",
+            "learning rate", m.HigherIsBetter ? "best validation accuracy (%)" : "optimizer steps",
             study.Families(config).Select(f => Line(runs.Where(r => r.Family == f).ToList(), f, m)).ToList())
         { LogX = true, XTicks = ticks }).ToList();
         int seeds = runs.Select(r => r.Seed).Distinct().Count();
@@ -48,12 +48,21 @@ public static class RateCurveViews
         return new Series(family, x.ToArray(), y.ToArray(), lo.ToArray(), hi.ToArray(), Markers: true) { Failures = failures };
     }
 
-    /// <summary>The rates as ticks, leaving out any closer than a fifth of a decade to the last one kept (interleaved grids would overprint).</summary>
+    /// <summary>
+    /// The rates as ticks, leaving out any closer than a fifth of a decade to the last one kept (interleaved grids would
+    /// overprint), but always both ends: the axis spans its ticks, and a curve's last rate must not fall off it.
+    /// </summary>
     static double[] Ticks(IEnumerable<double> rates)
     {
+        var all = rates.Distinct().Order().ToList();
         var kept = new List<double>();
-        foreach (var r in rates.Distinct().Order())
+        foreach (var r in all)
             if (kept.Count == 0 || Math.Log10(r / kept[^1]) >= 0.2) kept.Add(r);
+        if (all.Count > 0 && kept[^1] != all[^1])
+        {
+            if (kept.Count > 1 && Math.Log10(all[^1] / kept[^1]) < 0.2) kept[^1] = all[^1];
+            else kept.Add(all[^1]);
+        }
         return kept.ToArray();
     }
 
@@ -71,7 +80,7 @@ public static class RateCurveViews
         string Rate(double r) => "lr " + r.ToString("g4", CultureInfo.InvariantCulture);
 
         LinePanel Panel(string title, string y, Func<MechanismRow, (double Mean, double Lo, double Hi)> pick, bool logY = false) =>
-            new(title, "batch size (log scale)", y, rates.Select(rate =>
+            new(title, "batch size", y, rates.Select(rate =>
             {
                 var mine = rows.Where(r => r.Rate == rate).Select(r => (r.Batch, V: pick(r))).Where(p => double.IsFinite(p.V.Mean) && (!logY || p.V.Mean > 0)).OrderBy(p => p.Batch).ToList();
                 bool band = mine.All(p => double.IsFinite(p.V.Lo) && double.IsFinite(p.V.Hi) && (!logY || p.V.Lo > 0));

@@ -84,6 +84,20 @@ public sealed class FigureTests : IDisposable
     }
 
     [Fact]
+    public void RateCurvesTickBothEndsOfTheGridSoNoCurvesLastRateFallsOffTheAxis()
+    {
+        var root = DatasetFiles.RepositoryRoot()!;
+        var study = Studies.StudyFile.Load(Path.Combine(root, "experiments", "studies", "fmnist-curves-b8192.json"));
+        var curves = Studies.CurveStudy.Load(study, Path.Combine(root, "experiments", "results", study.Name), Studies.StepCosts.InRun);
+        var panel = (LinePanel)RateCurveViews.Curves(curves, "mlp-b8192").Panels[0];
+        // AdamW runs up to 0.016, KFAC and FOP from 0.00075: interleaved grids, thinned ticks, both ends kept.
+        Assert.Equal(0.00075, panel.XTicks![0]);
+        Assert.Equal(0.016, panel.XTicks[^1]);
+        Assert.Equal(0.016, panel.Series.Single(s => s.Label == "AdamW").X.Max());
+        Assert.Equal("learning rate", panel.XLabel);                    // the renderer adds "(log scale)"
+    }
+
+    [Fact]
     public void SeedCurvesDrawAVariantWithFailedSeedsSeedBySeedSoNoMeanOverSurvivorsReadsAsARecovery()
     {
         var results = Path.Combine(DatasetFiles.RepositoryRoot()!, "experiments", "results", "fmnist-fair-scaling");
