@@ -84,14 +84,15 @@ public static class RateCurveViews
             {
                 var mine = rows.Where(r => r.Rate == rate).Select(r => (r.Batch, V: pick(r))).Where(p => double.IsFinite(p.V.Mean) && (!logY || p.V.Mean > 0)).OrderBy(p => p.Batch).ToList();
                 bool band = mine.All(p => double.IsFinite(p.V.Lo) && double.IsFinite(p.V.Hi) && (!logY || p.V.Lo > 0));
+                // One colour per rate in every panel, whichever rates a panel has values for.
                 return new Series(Rate(rate), mine.Select(p => (double)p.Batch).ToArray(), mine.Select(p => p.V.Mean).ToArray(),
-                    band ? mine.Select(p => p.V.Lo).ToArray() : null, band ? mine.Select(p => p.V.Hi).ToArray() : null, Markers: true);
+                    band ? mine.Select(p => p.V.Lo).ToArray() : null, band ? mine.Select(p => p.V.Hi).ToArray() : null, Markers: true) { PaletteIndex = rates.IndexOf(rate) };
             }).Where(s => s.X.Length > 0).ToList())
             { LogX = true, XTicks = batches, LogY = logY };
 
         static (double, double, double) Ci(ConfidenceInterval c) => (c.Mean, c.Lower, c.Upper);
         var noise = Panel("gradient noise scale B_simple", "B_simple (examples)", r => Ci(r.NoiseScale), logY: true);
-        noise = noise with { Series = noise.Series.Append(new Series("B_simple = batch", batches, batches, Dashed: true)).ToList() };
+        noise = noise with { Series = noise.Series.Append(new Series("B_simple = batch", batches, batches, Dashed: true) { PaletteIndex = rates.Count }).ToList() };
         var panels = new List<Panel>
         {
             Panel("FOP: median |g_perp| / |g_avg|", "|g_perp| / |g_avg|", r => Ci(r.PerpRatio)),
