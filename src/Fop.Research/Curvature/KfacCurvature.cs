@@ -381,7 +381,7 @@ public sealed class KfacCurvature : ICurvatureRecorder, IDisposable
     {
         using var presence = torch.zeros(2L * Layers.Count, ScalarType.Int64);
         for (int i = 0; i < Layers.Count; i++)
-            if (Owns(i) && Factors[i].A is not null)
+            if (Owns(i) && Blocks[i].HasFactors)
             {
                 presence[2 * i] = 1;
                 if (Blocks[i].Preconditioner is not null) presence[2 * i + 1] = 1;

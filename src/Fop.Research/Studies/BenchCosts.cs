@@ -30,7 +30,7 @@ public sealed record BenchCosts(string File, int Batch, string Machine, IReadOnl
     public bool Times(string optimizer) => Rounds.Any(r => r.Optimizer == optimizer);
 
     /// <summary>Median milliseconds per step of <paramref name="optimizer"/> over the rounds.</summary>
-    public double MedianMs(string optimizer) => CostRatio.MedianOf(Rounds.Where(r => r.Optimizer == optimizer).Select(r => r.MsPerStep).Order().ToList());
+    public double MedianMs(string optimizer) => CostRatio.MedianOf(Rounds.Where(r => r.Optimizer == optimizer).Select(r => r.MsPerStep));
 
     /// <summary>
     /// The cost of <paramref name="a"/>'s step over <paramref name="b"/>'s: the ratio within each round, its median and its

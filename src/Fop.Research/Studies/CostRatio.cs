@@ -32,6 +32,6 @@ public sealed record CostRatio(double Median, double Min, double Max, string Sou
 
     const string InRunSource = "in-run medians";
 
-    internal static double MedianOf(IReadOnlyList<double> sorted) => sorted.Median();
+    internal static double MedianOf(IEnumerable<double> values) => values.Median();
 }
 

@@ -52,10 +52,10 @@ public sealed record CurveEvidence(IReadOnlyList<CurveStudy> Claims, IReadOnlyLi
 
         var first = CurveClaims.Decide(claimStudies.SelectMany(CurveClaims.Cells).ToList(), replicationStudies.SelectMany(CurveClaims.Cells).ToList());
         var second = CurveClaims.Decide(comparatorStudies.SelectMany(c => claimStudies.SelectMany(s => CurveClaims.ComparatorCells(s, c))).ToList(), []);
-        // The mechanism table reads the claim targets at every run, so runs of studies with other targets are read again at them.
+        // The mechanism table reads the claim targets at every run: a study read at other targets is read again at them.
         var targets = claimStudies.SelectMany(s => s.Targets).Distinct().Order().ToList();
         var runs = claimStudies.Append(mechanismStudy).OfType<CurveStudy>().DistinctBy(s => s.Study.Name)
-            .SelectMany(s => RateCurves.Read(s.Study, StudyResults.Load(Path.Combine(At(results), s.Study.Name)), targets)).ToList();
+            .SelectMany(s => s.Targets.SequenceEqual(targets) ? s.Runs : RateCurves.Read(s.Study, StudyResults.Load(Path.Combine(At(results), s.Study.Name)), targets)).ToList();
         return new CurveEvidence(claimStudies, replicationStudies, comparatorStudies, mechanismStudy, first.Where(d => d.InFamily).ToList(), first.Where(d => !d.InFamily).ToList(),
             second, MechanismRow.Of(runs, targets));
     }

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
 using MathNet.Numerics.Statistics;
+// A damping-study run with the optimizer and damping its config.json says it was made with (read once per report).
+using DampingRun = (Fop.Research.Studies.StudyRun Run, (string Optimizer, double Damping) Setting);
 using Fop.Research.Training;
 
 namespace Fop.Research.Studies;
@@ -53,7 +55,10 @@ public static class FairClaims
 
     /// <summary>Every verdict of the fair study, claim by claim, in the report's order: records a notebook can query, rendered by <see cref="Markdown"/>.</summary>
     public static IReadOnlyList<FairCell> Cells(StudyEvidence scaling, StudyEvidence damping, StudyEvidence longTailed) =>
-        [.. SpeedCells(scaling), .. ReachCells(scaling), .. AccuracyCells(scaling), .. DampingCells(damping), .. LongTailedCells(longTailed)];
+        Cells(scaling, damping, WithSettings(damping), longTailed);
+
+    static IReadOnlyList<FairCell> Cells(StudyEvidence scaling, StudyEvidence damping, IReadOnlyList<DampingRun> dampingRuns, StudyEvidence longTailed) =>
+        [.. SpeedCells(scaling), .. ReachCells(scaling), .. AccuracyCells(scaling), .. DampingCells(damping, dampingRuns), .. LongTailedCells(longTailed)];
 
     /// <summary>
     /// The claims file: rules, one section per claim with a verdict per cell, a summary of the verdicts, then the
@@ -61,7 +66,8 @@ public static class FairClaims
     /// </summary>
     public static string Markdown(StudyEvidence scaling, StudyEvidence damping, StudyEvidence longTailed, string provenance, IReadOnlyList<StudyEvidence>? postHoc = null)
     {
-        var cells = Cells(scaling, damping, longTailed);
+        var dampingRuns = WithSettings(damping);
+        var cells = Cells(scaling, damping, dampingRuns, longTailed);
         var sb = new StringBuilder();
         sb.AppendLine("# The paper's claims on the fair study's evidence");
         sb.AppendLine();
@@ -83,7 +89,7 @@ public static class FairClaims
         RenderSpeed(sb, scaling, cells.OfType<SpeedCell>());
         RenderReach(sb, cells.OfType<ReachCell>());
         RenderAccuracy(sb, cells.OfType<AccuracyCell>());
-        RenderDamping(sb, damping, cells.OfType<DampingCell>());
+        RenderDamping(sb, damping, dampingRuns, cells.OfType<DampingCell>());
         RenderLongTailed(sb, longTailed, cells.OfType<LongTailedCell>());
 
         sb.AppendLine();
@@ -261,9 +267,10 @@ public static class FairClaims
 
     static bool FailedBelow(StudyRun r, double lowest) => r.Summary.Diverged is not null || r.ToTarget(lowest).Epochs is null;
 
-    static IEnumerable<DampingCell> DampingCells(StudyEvidence e)
+    static IReadOnlyList<DampingRun> WithSettings(StudyEvidence e) => e.Runs.Select(r => (r, Setting(r))).ToList();
+
+    static IEnumerable<DampingCell> DampingCells(StudyEvidence e, IReadOnlyList<DampingRun> runs)
     {
-        var runs = e.Runs.Select(r => (Run: r, Setting: Setting(r))).ToList();
         foreach (var config in runs.Select(r => r.Run.Config).Distinct())
         {
             var here = runs.Where(r => r.Run.Config == config).ToList();
@@ -283,13 +290,12 @@ public static class FairClaims
         }
     }
 
-    static void RenderDamping(StringBuilder sb, StudyEvidence e, IEnumerable<DampingCell> cells)
+    static void RenderDamping(StringBuilder sb, StudyEvidence e, IReadOnlyList<DampingRun> runs, IEnumerable<DampingCell> cells)
     {
         MarkdownReport.Section(sb, Title(FairClaim.Damping), $"`{e.Study.Name}`: KFAC and FOP at their selected learning rates. A run fails when it diverges or never reaches " +
                            "the lowest target. The claim is tested as the paired interaction (FOP - KFAC at the smallest damping) - (FOP - KFAC at the " +
                            "scaling study's damping) in best validation accuracy: positive when FOP loses less than KFAC as damping shrinks.",
             "config", "damping", "FOP best val acc (%)", "KFAC best val acc (%)", "FOP failed", "KFAC failed");
-        var runs = e.Runs.Select(r => (Run: r, Setting: Setting(r))).ToList();
         double lowest = e.Study.Targets.Count > 0 ? e.Study.Targets.Min() : 0;
         foreach (var config in runs.Select(r => r.Run.Config).Distinct())
         {

@@ -17,7 +17,7 @@ public sealed record MechanismRun(string Run, double PerpRatio, double Beta, dou
         var noise = Columns(Path.Combine(runDir, "noise.csv"), ["noise_scale"], row => row["layer"] == "all");
         // Diagnostics steps are the rows where FOP filled beta; the others leave FOP's columns empty.
         var diagnostic = steps.Where(r => double.IsFinite(r[1])).ToList();
-        double Median(IEnumerable<double> v) => v.Where(double.IsFinite).Order().ToList() is { Count: > 0 } s ? CostRatio.MedianOf(s) : double.NaN;
+        double Median(IEnumerable<double> v) => v.Where(double.IsFinite).ToList() is { Count: > 0 } s ? CostRatio.MedianOf(s) : double.NaN;
         return new MechanismRun(Path.GetFileName(Path.TrimEndingDirectorySeparator(runDir)),
             Median(diagnostic.Select(r => r[0])), Median(diagnostic.Select(r => r[1])), Median(diagnostic.Select(r => r[2])), Median(diagnostic.Select(r => r[3])), diagnostic.Count,
             Median(noise.Select(r => r[0])), noise.Count(r => double.IsFinite(r[0])));

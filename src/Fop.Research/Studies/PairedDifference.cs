@@ -21,7 +21,7 @@ public sealed record PairedDifference(double Mean, double Lower, double Upper, i
         if (d.Count < 2) return new(mean, double.NaN, double.NaN, 1, double.NaN);
         double se = d.StandardDeviation() / Math.Sqrt(d.Count);
         int df = d.Count - 1;
-        double half = StudentT.InvCDF(0, 1, df, 0.975) * se;
+        double half = ConfidenceInterval.TQuantile975(df) * se;
         // Identical differences have no spread: no difference at all is certain or impossible, nothing in between.
         double p = se == 0 ? (mean == 0 ? 1 : 0) : 2 * StudentT.CDF(0, 1, df, -Math.Abs(mean) / se);
         return new(mean, mean - half, mean + half, d.Count, p);
@@ -44,7 +44,7 @@ public sealed record PairedDifference(double Mean, double Lower, double Upper, i
     double ShiftP(double shift)
     {
         if (Count < 2) return double.NaN;
-        double se = (Upper - Lower) / 2 / StudentT.InvCDF(0, 1, Count - 1, 0.975);
+        double se = (Upper - Lower) / 2 / ConfidenceInterval.TQuantile975(Count - 1);
         return se == 0 ? (Mean + shift == 0 ? 1 : 0) : 2 * StudentT.CDF(0, 1, Count - 1, -Math.Abs(Mean + shift) / se);
     }
 }
