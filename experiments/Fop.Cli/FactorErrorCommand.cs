@@ -54,7 +54,7 @@ internal sealed class FactorErrorCommand : Command<FactorErrorCommand.Settings>
         model.train();
         using var permutation = BatchOrder.Permutation(data.Train.Count, config.Seed, 0);
         var (x, y) = data.Train.Batch(BatchOrder.BatchIndices(permutation, 0, config.BatchSize), ImageView.Eval, device);
-        var full = config.EffectiveKfac with { Fisher = FisherType.Empirical, FactorExamples = null, ConvPositions = null };
+        var full = config.Kfac with { Fisher = FisherType.Empirical, FactorExamples = null, ConvPositions = null };
         var cheap = full with { FactorExamples = s.Examples > 0 ? s.Examples : null, ConvPositions = s.Positions > 0 ? s.Positions : null };
         var errors = FactorError.Compare(model, x, y, full, cheap, s.Draws, config.MicroBatchSize);
 

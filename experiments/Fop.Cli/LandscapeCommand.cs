@@ -93,7 +93,7 @@ internal sealed class LandscapeCommand : Command<LandscapeCommand.Settings>
             var grid = landscape.Grid($"{label}: filter-normalised directions", d1, d2, LossLandscape.Range(-1, 1, s.Grid), LossLandscape.Range(-1, 1, s.Grid));
             figures.Add(LandscapeViews.Surface($"landscape-2d-{label}", $"{label}: loss around the solution (Li et al. 2018 directions)", grid,
                 caption: "Filter-normalised random directions; the colour is log10 of the loss on the evaluation subset."));
-            var plane = FopPlaneView.Compute(model, NewModel, px, py, landscape, config.EffectiveKfac, config.EffectiveFop, config.ScaledLr, s.Grid, config.MicroBatchSize, config.Seed);
+            var plane = FopPlaneView.Compute(model, NewModel, px, py, landscape, config.Kfac, config.Fop, config.ScaledLr, s.Grid, config.MicroBatchSize, config.Seed);
             figures.Add(LandscapeViews.Plane($"fop-plane-{label}", plane, origin.Loss));
             using var sg = new Fop.Research.Randomness.SeededRandom(5);
             var top = Sharpness.TopEigenvalues(model, x.narrow(0, 0, Math.Min(500, x.shape[0])), y.narrow(0, 0, Math.Min(500, y.shape[0])), 2, 100, 1e-4, sg);

@@ -114,12 +114,12 @@ public class FopIdentityTests
     [InlineData(FisherType.MonteCarlo, DampingForm.Eigen, null, 11, true)]
     public void AsKfacReproducesTheKfacOptimizerStepAfterStep(FisherType fisher, DampingForm form, double? ema, int batch, bool layerScaleOn)
     {
-        var options = TestModels.Plain(fisher, 0.02, form) with { EmaDecay = ema, CurvatureInterval = 2, InverseInterval = 4, Sgd = new SgdOptions(0.9, false, 1e-3) };
+        var options = TestModels.Plain(fisher, 0.02, form) with { EmaDecay = ema, CurvatureInterval = 2, InverseInterval = 4 };
         using var m1 = TestModels.Mlp(7, 6, 5, 4);
         using var m2 = TestModels.Mlp(7, 6, 5, 4);
-        using var kfac = new Kfac(m1, options);
-        var fopOptions = layerScaleOn ? FopOptions.Paper with { Projection = false, Kfac = options } : FopOptions.AsKfac with { Kfac = options };
-        using var fop = new Optim.FopOptimizer(m2, fopOptions);
+        using var kfac = new Kfac(m1, options, TestModels.Momentum);
+        var fopOptions = layerScaleOn ? FopOptions.Paper with { Projection = false } : FopOptions.AsKfac;
+        using var fop = new FopOptimizer(m2, fopOptions, options, TestModels.Momentum);
         torch.manual_seed(8);
         for (int step = 0; step < 7; step++)
         {

@@ -73,7 +73,7 @@ public class GoldenMlpTests
     {
         var g = Load();
         var (model, layers) = Model(g);
-        using var kfac = new Kfac(model, Options(g));
+        using var kfac = new Kfac(model, Options(g), TailOptions.Plain);
         var r = kfac.Step(g.X, g.Y, g.Lr);
         Assert.False(r.Skipped);
         AssertWeights(g, "expected_kfac_weights", layers, 1e-10);
@@ -84,7 +84,7 @@ public class GoldenMlpTests
     {
         var g = Load();
         var (model, layers) = Model(g);
-        using var fop = new Optim.FopOptimizer(model, FopOptions.Paper with { Kfac = Options(g), DiagnosticsInterval = 1 });
+        using var fop = new FopOptimizer(model, FopOptions.Paper with { DiagnosticsInterval = 1 }, Options(g), TailOptions.Plain);
         var r = fop.Step(g.X, g.Y, g.Lr);
         AssertWeights(g, "expected_fop_weights", layers, 1e-10);
         var expected = g.Root.GetProperty("expected_fop_per_layer");

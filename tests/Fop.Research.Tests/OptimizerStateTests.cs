@@ -11,8 +11,8 @@ public class OptimizerStateTests
 {
     static ModelOptimizer Create(string kind, Module<Tensor, Tensor> model, KfacOptions options) => kind switch
     {
-        "kfac" => new Kfac(model, options, seed: 3),
-        "fop" => new Optim.FopOptimizer(model, FopOptions.Paper with { Kfac = options }, seed: 3),
+        "kfac" => new Kfac(model, options, TestModels.Momentum, seed: 3),
+        "fop" => new FopOptimizer(model, FopOptions.Paper, options, TestModels.Momentum, seed: 3),
         "sgd" => FirstOrderOptimizer.Sgd(model, new SgdOptions(0.9, true, 1e-3)),
         // Roots every 4th step (1, 4, 8) and bases after steps 1, 5, 9: a resume after step 5 carries both.
         "shampoo" => new Shampoo(model, ShampooOptions.Default with { PreconditionFrequency = 4, WeightDecay = 1e-3 }),
@@ -39,7 +39,7 @@ public class OptimizerStateTests
     [InlineData("muon", FisherType.Empirical, DampingForm.PiSplit, null)]
     public void StateDictRoundTripMidTrainingLeavesTheTrajectoryUnchanged(string kind, FisherType fisher, DampingForm form, double? ema)
     {
-        var options = TestModels.Plain(fisher, 0.02, form) with { EmaDecay = ema, CurvatureInterval = 2, InverseInterval = 4, Sgd = new SgdOptions(0.9, false, 1e-3) };
+        var options = TestModels.Plain(fisher, 0.02, form) with { EmaDecay = ema, CurvatureInterval = 2, InverseInterval = 4 };
         var batches = Batches(9);
         using var reference = TestModels.Mlp(5, 6, 5, 4);
         using (var opt = Create(kind, reference, options))
@@ -69,7 +69,6 @@ public class OptimizerStateTests
         { "curvature_interval", () => KfacOptions.Paper with { CurvatureInterval = 0 } },
         { "inverse_interval", () => KfacOptions.Paper with { CurvatureInterval = 4, InverseInterval = 6 } },
         { "kl_clip", () => KfacOptions.Paper with { KlClip = -1 } },
-        { "momentum", () => KfacOptions.Paper with { Sgd = new SgdOptions(1.5) } },
         { "exclude_types", () => KfacOptions.Paper with { Layers = new LayerSelection(["lstm"]) } },
     };
 
@@ -83,12 +82,22 @@ public class OptimizerStateTests
     }
 
     [Fact]
+    public void AnInvalidTailIsRejectedAtConstructionByKfacAndFop()
+    {
+        using var model = TestModels.Mlp(1, 6, 4);
+        var momentum = TailOptions.Paper with { Sgd = new SgdOptions(1.5) };
+        var clip = TailOptions.Paper with { GradClip = 0 };
+        Assert.Contains("momentum", Assert.ThrowsAny<ArgumentException>(() => new Kfac(model, KfacOptions.Paper, momentum)).Message);
+        Assert.Contains("grad_clip", Assert.ThrowsAny<ArgumentException>(() => new FopOptimizer(model, FopOptions.Paper, tail: clip)).Message);
+    }
+
+    [Fact]
     public void InvalidFopSwitchesAreRejectedAtConstruction()
     {
         using var model = TestModels.Mlp(1, 6, 4);
-        Assert.Contains("eta_min", Assert.ThrowsAny<ArgumentException>(() => new Optim.FopOptimizer(model, FopOptions.Paper with { EtaMin = -1 })).Message);
-        Assert.Contains("eps", Assert.ThrowsAny<ArgumentException>(() => new Optim.FopOptimizer(model, FopOptions.Paper with { Eps = 2 })).Message);
-        Assert.Contains("fixed_beta", Assert.ThrowsAny<ArgumentException>(() => new Optim.FopOptimizer(model, FopOptions.Paper with { FixedBeta = double.PositiveInfinity })).Message);
+        Assert.Contains("eta_min", Assert.ThrowsAny<ArgumentException>(() => new FopOptimizer(model, FopOptions.Paper with { EtaMin = -1 })).Message);
+        Assert.Contains("eps", Assert.ThrowsAny<ArgumentException>(() => new FopOptimizer(model, FopOptions.Paper with { Eps = 2 })).Message);
+        Assert.Contains("fixed_beta", Assert.ThrowsAny<ArgumentException>(() => new FopOptimizer(model, FopOptions.Paper with { FixedBeta = double.PositiveInfinity })).Message);
     }
 
     [Theory]
@@ -101,7 +110,7 @@ public class OptimizerStateTests
     [InlineData("muon")]
     public void ANonFiniteGradientLeavesWeightsAndStateUntouched(string kind)
     {
-        var options = TestModels.Plain(FisherType.MonteCarlo, 0.02) with { EmaDecay = 0.9, Sgd = new SgdOptions(0.9, false, 1e-3) };
+        var options = TestModels.Plain(FisherType.MonteCarlo, 0.02) with { EmaDecay = 0.9 };
         using var model = TestModels.Mlp(2, 6, 5, 4);
         using var opt = Create(kind, model, options);
         var batches = Batches(3);
@@ -136,7 +145,7 @@ public class OptimizerStateTests
     public void ALayerCalledThroughForwardInsteadOfCallIsAnError()
     {
         using var model = new ForwardBypass();
-        using var kfac = new Kfac(model, TestModels.Plain());
+        using var kfac = new Kfac(model, TestModels.Plain(), TailOptions.Plain);
         var e = Assert.Throws<InvalidOperationException>(() => kfac.Step(torch.randn(4, 3, dtype: ScalarType.Float64), torch.randint(0, 2, 4), 0.1));
         Assert.Contains("inner", e.Message);
     }

@@ -32,12 +32,14 @@ internal static class TestModels
         return model;
     }
 
-    /// <summary>KFAC options for exact float64 comparisons: no momentum, no weight decay.</summary>
+    /// <summary>KFAC options for exact float64 comparisons: fresh factors and inverses every step (with <see cref="TailOptions.Plain"/>: no momentum, no weight decay).</summary>
     public static KfacOptions Plain(FisherType fisher = FisherType.Empirical, double damping = 0.01, DampingForm form = DampingForm.PiSplit) => new()
     {
         Fisher = fisher, Damping = damping, DampingForm = form, CurvatureInterval = 1, InverseInterval = 1, EmaDecay = null,
-        Sgd = new SgdOptions(0, false, 0),
     };
+
+    /// <summary>A tail with momentum 0.9 and weight decay 1e-3, no clipping: what state-carrying comparisons step with.</summary>
+    public static TailOptions Momentum { get; } = TailOptions.Plain with { Sgd = new SgdOptions(0.9, false, 1e-3) };
 
     /// <summary>Gathers Kronecker factors of every layer on (x, y) in one pass (from a subset when the options ask for one).</summary>
     public static KfacCurvature Factors(Module<Tensor, Tensor> model, Tensor x, Tensor y, KfacOptions options, Likelihood likelihood, long seed = 0) =>

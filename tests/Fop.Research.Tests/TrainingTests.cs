@@ -204,7 +204,7 @@ public sealed class TrainingTests : IDisposable
     public void OverridesAreCheckedAgainstTheRecord()
     {
         var c = ConfigFile.Load(null, ["optimizer=fop", "kfac.damping=0.05", "fop.projection=false", "fop.beta=fixed", "fop.fixed_beta=0.5", "kfac.fisher=empirical", "kfac.ema_decay=0.9", "schedule.kind=cosine"]);
-        Assert.Equal(0.05, c.EffectiveFop.Kfac.Damping.Start);
+        Assert.Equal(0.05, c.Kfac.Damping.Start);
         Assert.False(c.Fop.Projection);
         Assert.Equal(Optim.BetaRule.Fixed, c.Fop.Beta);
         Assert.Equal(0.9, c.Kfac.EmaDecay);
@@ -212,6 +212,19 @@ public sealed class TrainingTests : IDisposable
         Assert.Contains("damping", Assert.ThrowsAny<ArgumentException>(() => ConfigFile.Load(null, ["optimizer=kfac", "kfac.damping=-1"])).Message);
         Assert.Contains("optimizer", Assert.Throws<ArgumentException>(() => ConfigFile.Load(null, ["optimizer=lbfgs"])).Message);
         Assert.Equal(0.1 * 4096 / 256, ConfigFile.Load(null, ["lr=0.1", "base_batch_size=256", "batch_size=4096"]).ScaledLr, 12);
+    }
+
+    [Theory]
+    [InlineData("kfac")]
+    [InlineData("fop")]
+    public void KfacAndFopStepWithTheConfigsOwnSgdAdamWAndClipping(string optimizer)
+    {
+        // sgd, adamw and grad_clip are held once, by the config; the optimizer it builds carries exactly those.
+        var c = ConfigFile.Load(null, [$"optimizer={optimizer}", "sgd.momentum=0.5", "sgd.weight_decay=0.01", "adamw.beta2=0.99", "grad_clip=2", "kfac.unpreconditioned=adamw"]);
+        using var model = TestModels.Mlp(1, 6, 4);
+        using var opt = (Optim.NaturalGradientOptimizer)OptimizerFactory.Create(c, model);
+        Assert.Equal(new Optim.TailOptions(new Optim.SgdOptions(0.5, false, 0.01), Optim.AdamWOptions.Default with { Beta2 = 0.99 }, 2), opt.TailOptions);
+        Assert.Equal(c.Tail, opt.TailOptions);
     }
 
     [Fact]

@@ -36,7 +36,7 @@ public static class DeviceCheck
             "sgd" => FirstOrderOptimizer.Sgd(model, SgdOptions.Paper, gradClip: 5.0),
             "adamw" => FirstOrderOptimizer.AdamW(model, AdamWOptions.Default),
             "kfac" => new Kfac(model, kfac, seed: 1),
-            "fop" => new Optim.FopOptimizer(model, FopOptions.Paper with { Kfac = kfac, DiagnosticsInterval = 0 }, seed: 1),
+            "fop" => new FopOptimizer(model, FopOptions.Paper with { DiagnosticsInterval = 0 }, kfac, seed: 1),
             _ => throw new ArgumentException($"optimizer '{optimizer}' is not one of {string.Join(", ", Optimizers)}."),
         };
     }

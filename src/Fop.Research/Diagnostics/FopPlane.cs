@@ -31,8 +31,8 @@ public sealed record FopPlaneView(LandscapeSurface Surface, IReadOnlyList<PlaneS
         LossLandscape landscape, KfacOptions kfac, FopOptions fop, double lr, int gridSize = 21, int microBatchSize = 0, long seed = 0)
     {
         var saved = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
-        var plainKfac = kfac with { CurvatureInterval = 1, InverseInterval = 1, EmaDecay = null, KlClip = null, GradClip = null, Sgd = new SgdOptions(0, false, 0) };
-        var plainFop = fop with { Kfac = plainKfac, DiagnosticsInterval = 1 };
+        var plainKfac = kfac with { CurvatureInterval = 1, InverseInterval = 1, EmaDecay = null, KlClip = null };
+        var plainFop = fop with { DiagnosticsInterval = 1 };
         var theta = landscape.Origin;
         var deltas = new Dictionary<string, ParameterVector>();
         FopDiagnostics? diagnostics = null;
@@ -46,12 +46,12 @@ public sealed record FopPlaneView(LandscapeSurface Surface, IReadOnlyList<PlaneS
                 using ModelOptimizer opt = kind switch
                 {
                     "sgd" => FirstOrderOptimizer.Sgd(copy, new SgdOptions(0, false, 0), microBatchSize: microBatchSize),
-                    "kfac" => new Kfac(copy, plainKfac, microBatchSize: microBatchSize, seed: seed),
-                    _ => new Optim.FopOptimizer(copy, plainFop, microBatchSize: microBatchSize, seed: seed),
+                    "kfac" => new Kfac(copy, plainKfac, TailOptions.Plain, microBatchSize: microBatchSize, seed: seed),
+                    _ => new FopOptimizer(copy, plainFop, plainKfac, TailOptions.Plain, microBatchSize: microBatchSize, seed: seed),
                 };
                 var result = opt.Step(inputs, targets, lr);
                 if (result.Skipped) throw new InvalidOperationException($"the {kind} step on this batch was refused: {result.Message}");
-                if (opt is Optim.FopOptimizer f) diagnostics = f.LastDiagnostics;
+                if (opt is FopOptimizer f) diagnostics = f.LastDiagnostics;
                 using var after = ParameterVector.Of(copy);
                 deltas[kind] = after.Combine(1, theta, -1);
             }

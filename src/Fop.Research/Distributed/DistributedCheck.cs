@@ -56,7 +56,7 @@ public static class DistributedCheck
             "sgd" => FirstOrderOptimizer.Sgd(model, SgdOptions.Paper, microBatchSize: micro),
             "adamw" => FirstOrderOptimizer.AdamW(model, AdamWOptions.Default, microBatchSize: micro),
             "kfac" => new Kfac(model, kfac, microBatchSize: micro, seed: 1),
-            "fop" => new Optim.FopOptimizer(model, FopOptions.Paper with { Kfac = kfac, DiagnosticsInterval = 0 }, microBatchSize: micro, seed: 1),
+            "fop" => new FopOptimizer(model, FopOptions.Paper with { DiagnosticsInterval = 0 }, kfac, microBatchSize: micro, seed: 1),
             _ => throw new ArgumentException($"optimizer '{optimizer}' unknown."),
         };
     }

@@ -16,15 +16,21 @@ public sealed class FopOptimizer : NaturalGradientOptimizer
     readonly FopOptions options;
     readonly IDualGradientSource source;
 
-    /// <summary>Creates FOP for <paramref name="model"/>; invalid options throw here.</summary>
-    public FopOptimizer(Module<Tensor, Tensor> model, FopOptions options, Likelihood? likelihood = null, int microBatchSize = 0, long seed = 0, IDualGradientSource? source = null)
-        : base("fop", model, Validated(options).Kfac, likelihood, microBatchSize, seed)
+    /// <summary>
+    /// Creates FOP for <paramref name="model"/>: its switches <paramref name="options"/> on the KFAC base <paramref name="kfac"/>
+    /// (default <see cref="KfacOptions.Paper"/>) with the tail <paramref name="tail"/> (default <see cref="TailOptions.Paper"/>);
+    /// invalid options throw here.
+    /// </summary>
+    public FopOptimizer(Module<Tensor, Tensor> model, FopOptions options, KfacOptions? kfac = null, TailOptions? tail = null, Likelihood? likelihood = null,
+        int microBatchSize = 0, long seed = 0, IDualGradientSource? source = null)
+        : base("fop", model, kfac ?? KfacOptions.Paper, tail ?? TailOptions.Paper, likelihood, microBatchSize, Validated(options, seed))
     {
         this.options = options;
         this.source = source ?? new HalfBatchSplit(options.SplitAtChunk);
     }
 
-    static FopOptions Validated(FopOptions options) { options.Validate(); return options; }
+    /// <summary>Validates the FOP switches before the base class hooks any layer, passing <paramref name="seed"/> through.</summary>
+    static long Validated(FopOptions options, long seed) { options.Validate(); return seed; }
 
     /// <inheritdoc />
     /// <remarks>The halves are split as on one process (equal, or on the micro-batch boundary); even ranks share the first, odd ranks the second.</remarks>

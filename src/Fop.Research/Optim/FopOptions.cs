@@ -1,5 +1,3 @@
-using System.Text.Json.Serialization;
-
 namespace Fop.Research.Optim;
 
 /// <summary>How beta, the weight of the Fisher-orthogonal component, is chosen.</summary>
@@ -20,12 +18,9 @@ public enum EtaReference
     Sum,
 }
 
-/// <summary>FOP (fop-method.md §2): KFAC plus the Fisher-orthogonal projection, every ingredient a switch.</summary>
+/// <summary>FOP's own switches (docs/method.md): what it adds to its KFAC base (<see cref="KfacOptions"/>, given beside these), every ingredient a switch.</summary>
 public sealed record FopOptions
 {
-    /// <summary>The KFAC base: curvature, damping, intervals, momentum, weight decay.</summary>
-    [JsonIgnore]
-    public KfacOptions Kfac { get; init; } = KfacOptions.Paper;
     /// <summary>Add beta * g_perp to the mean gradient; off gives g_comb = g_avg (KFAC on the same split).</summary>
     public bool Projection { get; init; } = true;
     /// <summary>Adaptive or fixed beta.</summary>
@@ -52,7 +47,7 @@ public sealed record FopOptions
     /// <summary>Compute the Fisher-norm and KL diagnostics every this many steps (they cost extra products); 0 turns them off.</summary>
     public int DiagnosticsInterval { get; init; } = 10;
 
-    /// <summary>Our reading of the paper: adaptive beta, damped projection, eta with g_avg, no clamp, on <see cref="KfacOptions.Paper"/>.</summary>
+    /// <summary>Our reading of the paper: adaptive beta, damped projection, eta with g_avg, no clamp, (on <see cref="KfacOptions.Paper"/> by default).</summary>
     public static FopOptions Paper { get; } = new();
 
     /// <summary>The degenerate configuration that must reproduce KFAC exactly: no projection, eta = 1, KFAC's chunks (BatchNorm models too).</summary>
@@ -61,7 +56,6 @@ public sealed record FopOptions
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid value.</summary>
     public void Validate()
     {
-        Kfac.Validate();
         if (!Enum.IsDefined(Beta)) throw new ArgumentOutOfRangeException(nameof(Beta), Beta, "beta must be adaptive or fixed.");
         if (!double.IsFinite(FixedBeta)) throw new ArgumentOutOfRangeException(nameof(FixedBeta), FixedBeta, "fixed_beta must be finite.");
         if (!Enum.IsDefined(EtaReference)) throw new ArgumentOutOfRangeException(nameof(EtaReference), EtaReference, "eta_reference must be average or sum.");

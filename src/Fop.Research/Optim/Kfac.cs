@@ -14,9 +14,9 @@ public sealed class Kfac : NaturalGradientOptimizer
 {
     readonly KfacOptions options;
 
-    /// <summary>Creates KFAC for <paramref name="model"/>; invalid options throw here.</summary>
-    public Kfac(Module<Tensor, Tensor> model, KfacOptions options, Likelihood? likelihood = null, int microBatchSize = 0, long seed = 0)
-        : base("kfac", model, options, likelihood, microBatchSize, seed) => this.options = options;
+    /// <summary>Creates KFAC for <paramref name="model"/> with the paper's tail unless <paramref name="tail"/> is given; invalid options throw here.</summary>
+    public Kfac(Module<Tensor, Tensor> model, KfacOptions options, TailOptions? tail = null, Likelihood? likelihood = null, int microBatchSize = 0, long seed = 0)
+        : base("kfac", model, options, tail ?? TailOptions.Paper, likelihood, microBatchSize, seed) => this.options = options;
 
     /// <summary>The options in force.</summary>
     public KfacOptions Options => options;

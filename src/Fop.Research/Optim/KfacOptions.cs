@@ -30,17 +30,8 @@ public sealed record KfacOptions
     public int InverseInterval { get; init; } = 10;
     /// <summary>KL clipping kappa (kfac-pytorch); null turns it off.</summary>
     public double? KlClip { get; init; }
-    /// <summary>Clip the global norm of the final directions to this value; null turns it off.</summary>
-    [JsonIgnore]
-    public double? GradClip { get; init; }
-    /// <summary>Momentum and weight decay applied to the preconditioned direction (and to other parameters when <see cref="Unpreconditioned"/> is Sgd).</summary>
-    [JsonIgnore]
-    public SgdOptions Sgd { get; init; } = SgdOptions.Paper;
-    /// <summary>Rule for parameters without a Kronecker block.</summary>
+    /// <summary>Rule for parameters without a Kronecker block (its settings, and momentum and weight decay, are the <see cref="TailOptions"/>).</summary>
     public UnpreconditionedRule Unpreconditioned { get; init; } = UnpreconditionedRule.Sgd;
-    /// <summary>AdamW settings when <see cref="Unpreconditioned"/> is AdamW.</summary>
-    [JsonIgnore]
-    public AdamWOptions AdamW { get; init; } = AdamWOptions.Default;
     /// <summary>Estimate the factors from this many examples of the batch, drawn by the seeded generator at each curvature step (null: the whole batch). The subset gets one extra forward and a backward to the layer outputs only; the main pass then records nothing.</summary>
     public int? FactorExamples { get; init; }
     /// <summary>Estimate a conv layer's A from this many output positions per call, drawn by the seeded generator (null: every position, the full KFC factor).</summary>
@@ -48,7 +39,7 @@ public sealed record KfacOptions
     /// <summary>Which layers get a Kronecker block.</summary>
     public LayerSelection Layers { get; init; } = LayerSelection.All;
 
-    /// <summary>The paper's ASDL setup: Monte-Carlo Fisher, fresh factors, pi-split damping 1e-3, intervals 10, SGD momentum 0.9.</summary>
+    /// <summary>The paper's ASDL setup: Monte-Carlo Fisher, fresh factors, pi-split damping 1e-3, intervals 10 (with <see cref="TailOptions.Paper"/>: SGD momentum 0.9).</summary>
     public static KfacOptions Paper { get; } = new();
 
     /// <summary>kfac-pytorch's defaults: empirical Fisher, EMA 0.95, eigenbasis damping, KL clip 1e-3.</summary>
@@ -65,11 +56,8 @@ public sealed record KfacOptions
         if (InverseInterval < 1 || InverseInterval % CurvatureInterval != 0)
             throw new ArgumentOutOfRangeException(nameof(InverseInterval), InverseInterval, $"inverse_interval must be a positive multiple of curvature_interval ({CurvatureInterval}).");
         if (KlClip is double k && !(k > 0) ) throw new ArgumentOutOfRangeException(nameof(KlClip), k, "kl_clip must be > 0 or null (off).");
-        if (GradClip is double c && !(c > 0)) throw new ArgumentOutOfRangeException(nameof(GradClip), c, "grad_clip must be > 0 or null (off).");
         if (FactorExamples is int fe && fe < 1) throw new ArgumentOutOfRangeException(nameof(FactorExamples), fe, "factor_examples must be >= 1 or null (whole batch).");
         if (ConvPositions is int cp && cp < 1) throw new ArgumentOutOfRangeException(nameof(ConvPositions), cp, "conv_positions must be >= 1 or null (every position).");
-        Sgd.Validate();
-        AdamW.Validate();
         Layers.Validate();
     }
 }

@@ -10,14 +10,19 @@ namespace Fop.Research.Optim;
 /// <summary>What KFAC and FOP share: the curvature state, the momentum/weight-decay tail, and their checkpointed state.</summary>
 public abstract class NaturalGradientOptimizer : ModelOptimizer
 {
-    /// <summary>Validates <paramref name="kfac"/>, finds and hooks the layers to precondition.</summary>
-    private protected NaturalGradientOptimizer(string name, Module<Tensor, Tensor> model, KfacOptions kfac, Likelihood? likelihood, int microBatchSize, long seed)
+    /// <summary>Validates <paramref name="kfac"/> and <paramref name="tail"/>, finds and hooks the layers to precondition.</summary>
+    private protected NaturalGradientOptimizer(string name, Module<Tensor, Tensor> model, KfacOptions kfac, TailOptions tail, Likelihood? likelihood, int microBatchSize, long seed)
         : base(name, model, likelihood ?? Likelihood.Categorical, microBatchSize, seed)
     {
         kfac.Validate();
+        tail.Validate();
         Curvature = new KfacCurvature(model, kfac, Likelihood, seed);
-        Tail = new NaturalGradientTail(kfac);
+        Tail = new NaturalGradientTail(kfac, tail);
+        TailOptions = tail;
     }
+
+    /// <summary>The momentum, weight decay, AdamW and clipping settings in force after preconditioning.</summary>
+    public TailOptions TailOptions { get; }
 
     /// <summary>The curvature state (layers, factors, preconditioners).</summary>
     public KfacCurvature Curvature { get; }

@@ -12,13 +12,15 @@ namespace Fop.Research.Optim;
 internal sealed class NaturalGradientTail
 {
     readonly KfacOptions options;
+    readonly double? gradClip;
     readonly IUpdateRule preconditionedRule, plainRule;
 
-    public NaturalGradientTail(KfacOptions options)
+    public NaturalGradientTail(KfacOptions options, TailOptions tail)
     {
         this.options = options;
-        preconditionedRule = options.Sgd.CreateRule();
-        plainRule = options.Unpreconditioned == UnpreconditionedRule.AdamW ? options.AdamW.CreateRule() : preconditionedRule;
+        gradClip = tail.GradClip;
+        preconditionedRule = tail.Sgd.CreateRule();
+        plainRule = options.Unpreconditioned == UnpreconditionedRule.AdamW ? tail.AdamW.CreateRule() : preconditionedRule;
     }
 
     /// <summary>KL clipping factor nu = min(1, sqrt(kappa / |sum_l lr^2 &lt;V_l, g_l&gt;|)) as a float64 device scalar (1 for vg = 0, NaN when vg is); null when clipping is off.</summary>
@@ -47,7 +49,7 @@ internal sealed class NaturalGradientTail
                 plain.Add(new(name, p, plainDirection(i)));
         }
         var all = pre.Concat(plain).ToList();
-        ModelOptimizer.ClipGlobalNorm(all, options.GradClip);
+        ModelOptimizer.ClipGlobalNorm(all, gradClip);
         if (ReferenceEquals(preconditionedRule, plainRule)) preconditionedRule.Apply(all, lr);
         else
         {

@@ -85,7 +85,7 @@ public static class PlaneSteps
         var gAvg = new double[2]; var gPerp = new double[2]; var kfac = new double[2]; var fop = new double[2];
         var fisher = new double[2, 2];
         var layers = new List<FopLayerDiagnostics>();
-        var options = o.Fop with { Kfac = o.Fop.Kfac with { Damping = o.Damping, DampingForm = DampingForm.Eigen } };
+        var options = o.Fop;
         foreach (var block in p.Kfac(w, batch))
         {
             using var scope = torch.NewDisposeScope();

@@ -17,8 +17,8 @@ public static class OptimizerFactory
         {
             "sgd" => FirstOrderOptimizer.Sgd(model, config.Sgd, likelihood, config.MicroBatchSize, config.GradClip),
             "adamw" => FirstOrderOptimizer.AdamW(model, config.AdamW, likelihood, config.MicroBatchSize, config.GradClip),
-            "kfac" => new Kfac(model, config.EffectiveKfac, likelihood, config.MicroBatchSize, config.Seed),
-            "fop" => new Optim.FopOptimizer(model, config.EffectiveFop, likelihood, config.MicroBatchSize, config.Seed),
+            "kfac" => new Kfac(model, config.Kfac, config.Tail, likelihood, config.MicroBatchSize, config.Seed),
+            "fop" => new FopOptimizer(model, config.Fop, config.Kfac, config.Tail, likelihood, config.MicroBatchSize, config.Seed),
             "shampoo" => new Shampoo(model, config.Shampoo, likelihood, config.MicroBatchSize, config.GradClip),
             "soap" => new Soap(model, config.Soap, likelihood, config.MicroBatchSize, config.GradClip),
             "muon" => new Muon(model, config.Muon, likelihood, config.MicroBatchSize, config.GradClip),

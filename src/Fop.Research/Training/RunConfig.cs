@@ -113,13 +113,9 @@ public sealed record RunConfig
     [JsonIgnore]
     public double ScaledLr => LinearScaling.Apply(Lr, BatchSize, BaseBatchSize);
 
-    /// <summary>KFAC options with the run's SGD/AdamW tail and gradient clipping.</summary>
+    /// <summary>What KFAC and FOP apply after preconditioning: this run's sgd, adamw and grad_clip (held once, here).</summary>
     [JsonIgnore]
-    public KfacOptions EffectiveKfac => Kfac with { Sgd = Sgd, AdamW = AdamW, GradClip = GradClip };
-
-    /// <summary>FOP options on the run's KFAC base.</summary>
-    [JsonIgnore]
-    public FopOptions EffectiveFop => Fop with { Kfac = EffectiveKfac };
+    public TailOptions Tail => new(Sgd, AdamW, GradClip);
 
     /// <summary>Settings that are valid but have no effect in this combination (a likely mistake worth a warning).</summary>
     public IReadOnlyList<string> Warnings()
@@ -180,13 +176,12 @@ public sealed record RunConfig
         if (AbandonAfterEpochs < 1) throw new ArgumentOutOfRangeException(nameof(AbandonAfterEpochs), AbandonAfterEpochs, "abandon_after_epochs must be >= 1.");
         if (NoiseInterval < 0) throw new ArgumentOutOfRangeException(nameof(NoiseInterval), NoiseInterval, "noise_interval must be >= 0 (0: off).");
         if (CheckpointEverySteps < 0) throw new ArgumentOutOfRangeException(nameof(CheckpointEverySteps), CheckpointEverySteps, "checkpoint_every_steps must be >= 0.");
-        if (GradClip is double c && !(c > 0)) throw new ArgumentOutOfRangeException(nameof(GradClip), c, "grad_clip must be > 0 or null.");
         if (Augment.CropPadding < 0) throw new ArgumentOutOfRangeException(nameof(Augment), Augment.CropPadding, "augment.crop_padding must be >= 0.");
         Schedule.Validate();
-        Sgd.Validate();
-        AdamW.Validate();
+        Tail.Validate();
         // Settings are checked even where this optimizer ignores them: a bad value is a mistake whichever run it is in.
-        EffectiveFop.Validate();
+        Kfac.Validate();
+        Fop.Validate();
         Shampoo.Validate();
         Soap.Validate();
         Muon.Validate();

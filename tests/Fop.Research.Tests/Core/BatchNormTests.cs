@@ -72,8 +72,8 @@ public sealed class BatchNormTests
         ModelOptimizer opt = optimizer switch
         {
             "sgd" => FirstOrderOptimizer.Sgd(model, new SgdOptions(0.9, false, 0), microBatchSize: 4),
-            "kfac" => new Kfac(model, TestModels.Plain(), microBatchSize: 4),
-            _ => new Optim.FopOptimizer(model, FopOptions.Paper with { Kfac = TestModels.Plain() }, microBatchSize: 4),
+            "kfac" => new Kfac(model, TestModels.Plain(), TailOptions.Plain, microBatchSize: 4),
+            _ => new FopOptimizer(model, FopOptions.Paper, TestModels.Plain(), TailOptions.Plain, microBatchSize: 4),
         };
         using var _ = opt;
         opt.RunningStatistics = mode;
@@ -102,13 +102,13 @@ public sealed class BatchNormTests
     [InlineData(FisherType.Empirical, 10)]
     public void AsKfacReproducesKfacOnABatchNormModelWithMicroBatches(FisherType fisher, int batch)
     {
-        var options = TestModels.Plain(fisher, 0.02) with { CurvatureInterval = 2, InverseInterval = 2, Sgd = new SgdOptions(0.9, false, 1e-3) };
+        var options = TestModels.Plain(fisher, 0.02) with { CurvatureInterval = 2, InverseInterval = 2 };
         var m1 = BnConvNet(121);
         var m2 = BnConvNet(121);
         var m3 = BnConvNet(121);
-        using var kfac = new Kfac(m1, options, microBatchSize: 4, seed: 3);
-        using var fop = new Optim.FopOptimizer(m2, FopOptions.AsKfac with { Kfac = options }, microBatchSize: 4, seed: 3);
-        using var equalHalves = new Optim.FopOptimizer(m3, FopOptions.AsKfac with { Kfac = options, SplitAtChunk = false }, microBatchSize: 4, seed: 3);
+        using var kfac = new Kfac(m1, options, TestModels.Momentum, microBatchSize: 4, seed: 3);
+        using var fop = new FopOptimizer(m2, FopOptions.AsKfac, options, TestModels.Momentum, microBatchSize: 4, seed: 3);
+        using var equalHalves = new FopOptimizer(m3, FopOptions.AsKfac with { SplitAtChunk = false }, options, TestModels.Momentum, microBatchSize: 4, seed: 3);
         torch.manual_seed(122);
         for (int step = 0; step < 4; step++)
         {

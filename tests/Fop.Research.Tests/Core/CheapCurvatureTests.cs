@@ -62,8 +62,8 @@ public sealed class CheapCurvatureTests
         var options = TestModels.Plain(FisherType.Empirical, 0.05);
         var m1 = TestModels.Mlp(151, 6, 5, 4);
         var m2 = TestModels.Mlp(151, 6, 5, 4);
-        using ModelOptimizer a = kind == "kfac" ? new Kfac(m1, options) : new Optim.FopOptimizer(m1, FopOptions.Paper with { Kfac = options });
-        using ModelOptimizer b = kind == "kfac" ? new Kfac(m2, options with { FactorExamples = 64 }) : new Optim.FopOptimizer(m2, FopOptions.Paper with { Kfac = options with { FactorExamples = 64 } });
+        using ModelOptimizer a = kind == "kfac" ? new Kfac(m1, options, TailOptions.Plain) : new FopOptimizer(m1, FopOptions.Paper, options, TailOptions.Plain);
+        using ModelOptimizer b = kind == "kfac" ? new Kfac(m2, options with { FactorExamples = 64 }, TailOptions.Plain) : new FopOptimizer(m2, FopOptions.Paper, options with { FactorExamples = 64 }, TailOptions.Plain);
         torch.manual_seed(152);
         for (int step = 0; step < 3; step++)
         {

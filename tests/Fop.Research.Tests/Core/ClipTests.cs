@@ -35,8 +35,8 @@ public sealed class ClipTests
         var (x, y) = Batch(71);
         var plain = TestModels.Mlp(72, 6, 5, 4);
         var clipped = TestModels.Mlp(72, 6, 5, 4);
-        using var a = new Kfac(plain, TestModels.Plain(damping: 0.05));
-        using var b = new Kfac(clipped, TestModels.Plain(damping: 0.05) with { KlClip = kappa });
+        using var a = new Kfac(plain, TestModels.Plain(damping: 0.05), TailOptions.Plain);
+        using var b = new Kfac(clipped, TestModels.Plain(damping: 0.05) with { KlClip = kappa }, TailOptions.Plain);
         var (delta, g) = Measure(a, plain, x, y, lr);
         var (deltaClipped, _) = Measure(b, clipped, x, y, lr);
         // nu = min(1, sqrt(kappa / |sum_l lr^2 <Delta_l, g_l>|)), the sum over the layers' weight and bias entries.
@@ -49,11 +49,11 @@ public sealed class ClipTests
     [Fact]
     public void ANonFiniteKlClipFactorIsNeverOne()
     {
-        var tail = new NaturalGradientTail(KfacOptions.Paper with { KlClip = 1e-3 });
+        var tail = new NaturalGradientTail(KfacOptions.Paper with { KlClip = 1e-3 }, TailOptions.Paper);
         var nan = torch.full(3, 3, double.NaN, dtype: ScalarType.Float64);
         var ones = torch.ones(3, 3, dtype: ScalarType.Float64);
         Assert.True(double.IsNaN(HostReads.Scalar(tail.KlClipFactor([(nan, ones)], 0.1)!)));
-        Assert.Null(new NaturalGradientTail(KfacOptions.Paper).KlClipFactor([(nan, ones)], 0.1));   // off: no factor
+        Assert.Null(new NaturalGradientTail(KfacOptions.Paper, TailOptions.Paper).KlClipFactor([(nan, ones)], 0.1));   // off: no factor
         var zeros = torch.zeros(3, 3, dtype: ScalarType.Float64);
         Assert.Equal(1.0, HostReads.Scalar(tail.KlClipFactor([(zeros, ones)], 0.1)!));              // a zero step is not clipped
     }
@@ -68,7 +68,7 @@ public sealed class ClipTests
         var plain = TestModels.Mlp(82, 6, 5, 4);
         var clipped = TestModels.Mlp(82, 6, 5, 4);
         ModelOptimizer Make(TorchSharp.Modules.Sequential m, double? clip) => kind == "kfac"
-            ? new Kfac(m, TestModels.Plain(damping: 0.05) with { GradClip = clip })
+            ? new Kfac(m, TestModels.Plain(damping: 0.05), TailOptions.Plain with { GradClip = clip })
             : FirstOrderOptimizer.Sgd(m, new SgdOptions(0, false, 0), gradClip: clip);
         using var a = Make(plain, null);
         var (delta, _) = Measure(a, plain, x, y, lr);

@@ -17,7 +17,7 @@ public sealed class CurvatureScheduleTests
         var model = FactorConventionTests.ConvNet(41);
         var shadow = FactorConventionTests.ConvNet(41);
         var options = TestModels.Plain(fisher, 0.05) with { EmaDecay = rho };
-        using var kfac = new Kfac(model, options);
+        using var kfac = new Kfac(model, options, TailOptions.Plain);
         torch.manual_seed(42);
         Tensor[]? a = null, g = null;
         for (int step = 0; step < 4; step++)
@@ -44,7 +44,7 @@ public sealed class CurvatureScheduleTests
     public void FactorsChangeOnlyOnCurvatureStepsAndDecompositionsHappenOnlyOnInverseSteps()
     {
         var model = TestModels.Mlp(51, 6, 5, 4);
-        using var kfac = new Kfac(model, TestModels.Plain(FisherType.MonteCarlo) with { CurvatureInterval = 2, InverseInterval = 6, EmaDecay = 0.9 });
+        using var kfac = new Kfac(model, TestModels.Plain(FisherType.MonteCarlo) with { CurvatureInterval = 2, InverseInterval = 6, EmaDecay = 0.9 }, TailOptions.Plain);
         torch.manual_seed(52);
         int layers = kfac.Curvature.Layers.Count;
         for (int step = 0; step < 13; step++)
@@ -67,7 +67,7 @@ public sealed class CurvatureScheduleTests
         var config = Training.ConfigFile.Load(null, ["optimizer=kfac", "kfac.damping={\"start\":0.1,\"end\":0.001,\"steps\":8,\"shape\":\"exponential\"}", "kfac.curvature_interval=2", "kfac.inverse_interval=4"]);
         var schedule = config.Kfac.Damping;
         var model = TestModels.Mlp(61, 6, 5, 4);
-        using var kfac = new Kfac(model, TestModels.Plain() with { Damping = schedule, CurvatureInterval = 2, InverseInterval = 4 });
+        using var kfac = new Kfac(model, TestModels.Plain() with { Damping = schedule, CurvatureInterval = 2, InverseInterval = 4 }, TailOptions.Plain);
         torch.manual_seed(62);
         for (int step = 0; step < 9; step++)
         {

@@ -25,17 +25,18 @@ public class HostReadTests
     static ModelOptimizer Make(string kind, TorchSharp.Modules.Sequential model)
     {
         // Curvature every 2nd step, inverses every 4th, KL clip on and gradient clipping on: every device-side scalar is exercised.
-        var kfac = TestModels.Plain(FisherType.MonteCarlo, 0.05) with { CurvatureInterval = 2, InverseInterval = 4, KlClip = 1e-3, GradClip = 1.0 };
+        var kfac = TestModels.Plain(FisherType.MonteCarlo, 0.05) with { CurvatureInterval = 2, InverseInterval = 4, KlClip = 1e-3 };
+        var tail = TailOptions.Plain with { GradClip = 1.0 };
         return kind switch
         {
             "sgd" => FirstOrderOptimizer.Sgd(model, SgdOptions.Paper, gradClip: 1.0),
             "adamw" => FirstOrderOptimizer.AdamW(model, AdamWOptions.Default, gradClip: 1.0),
-            "kfac" => new Kfac(model, kfac),
+            "kfac" => new Kfac(model, kfac, tail),
             // Roots and bases every 2nd step: they are computed on the device and join the step's one read.
             "shampoo" => new Shampoo(model, ShampooOptions.Default with { PreconditionFrequency = 2 }, gradClip: 1.0),
             "soap" => new Soap(model, SoapOptions.Default with { PreconditionFrequency = 2 }, gradClip: 1.0),
             "muon" => new Muon(model, MuonOptions.Default, gradClip: 1.0),
-            _ => new Optim.FopOptimizer(model, FopOptions.Paper with { Kfac = kfac, DiagnosticsInterval = 0 }),
+            _ => new FopOptimizer(model, FopOptions.Paper with { DiagnosticsInterval = 0 }, kfac, tail),
         };
     }
 
@@ -72,7 +73,7 @@ public class HostReadTests
     {
         var (x, y) = Batch();
         var kfac = TestModels.Plain(FisherType.Empirical, 0.05) with { CurvatureInterval = 2, InverseInterval = 2 };
-        using var fop = new Optim.FopOptimizer(TestModels.Mlp(1, 6, 8, 4), FopOptions.Paper with { Kfac = kfac, DiagnosticsInterval = 3 });
+        using var fop = new FopOptimizer(TestModels.Mlp(1, 6, 8, 4), FopOptions.Paper with { DiagnosticsInterval = 3 }, kfac, TailOptions.Plain);
         for (int i = 0; i < 3; i++) fop.Step(x, y, 0.05);                  // steps 0-2; step 3 is a diagnostics step
         long before = HostReads.Count;
         var result = fop.Step(x, y, 0.05);                                     // step 3: diagnostics, no curvature

@@ -15,18 +15,18 @@ public sealed class MicroBatchAndAblationTests
 
     static ModelOptimizer Create(string optimizer, Sequential model, int micro)
     {
-        var kfac = TestModels.Plain(optimizer.EndsWith("-mc") ? FisherType.MonteCarlo : FisherType.Empirical, 0.03) with { Sgd = new SgdOptions(0.9, false, 1e-3) };
+        var kfac = TestModels.Plain(optimizer.EndsWith("-mc") ? FisherType.MonteCarlo : FisherType.Empirical, 0.03);
         return optimizer switch
         {
             "sgd" => FirstOrderOptimizer.Sgd(model, new SgdOptions(0.9, true, 1e-3), microBatchSize: micro),
-            "kfac-emp" or "kfac-mc" => new Kfac(model, kfac, microBatchSize: micro, seed: 5),
+            "kfac-emp" or "kfac-mc" => new Kfac(model, kfac, TestModels.Momentum, microBatchSize: micro, seed: 5),
             // Epsilon 1e-6, not 1e-12: a rank-deficient factor's null eigenvalues are round-off (~1e-17 |L|), and with epsilon
             // 1e-12 beside them the inverse root there moves by ~1e-5 relative from any re-ordering of the sums (about 1e-7 on
             // these weights): a property of Shampoo's epsilon, not of micro-batching.
             "shampoo" => new Shampoo(model, ShampooOptions.Default with { PreconditionFrequency = 2, WeightDecay = 1e-3, Epsilon = 1e-6 }, microBatchSize: micro),
             "soap" => new Soap(model, SoapOptions.Default with { PreconditionFrequency = 2 }, microBatchSize: micro),
             "muon" => new Muon(model, MuonOptions.Default with { WeightDecay = 1e-3 }, microBatchSize: micro),
-            _ => new Optim.FopOptimizer(model, FopOptions.Paper with { Kfac = kfac }, microBatchSize: micro, seed: 5),
+            _ => new FopOptimizer(model, FopOptions.Paper, kfac, TestModels.Momentum, microBatchSize: micro, seed: 5),
         };
     }
 
@@ -58,11 +58,11 @@ public sealed class MicroBatchAndAblationTests
     [InlineData(FisherType.Empirical, true)]
     public void AsKfacReproducesKfacOnAConvModel(FisherType fisher, bool layerScaleOn)
     {
-        var options = TestModels.Plain(fisher, 0.02) with { CurvatureInterval = 2, InverseInterval = 2, Sgd = new SgdOptions(0.9, false, 1e-3) };
+        var options = TestModels.Plain(fisher, 0.02) with { CurvatureInterval = 2, InverseInterval = 2 };
         var m1 = FactorConventionTests.ConvNet(111);
         var m2 = FactorConventionTests.ConvNet(111);
-        using var kfac = new Kfac(m1, options, seed: 3);
-        using var fop = new Optim.FopOptimizer(m2, (layerScaleOn ? FopOptions.Paper with { Projection = false } : FopOptions.AsKfac) with { Kfac = options }, seed: 3);
+        using var kfac = new Kfac(m1, options, TestModels.Momentum, seed: 3);
+        using var fop = new FopOptimizer(m2, layerScaleOn ? FopOptions.Paper with { Projection = false } : FopOptions.AsKfac, options, TestModels.Momentum, seed: 3);
         torch.manual_seed(112);
         for (int step = 0; step < 5; step++)
         {

@@ -91,7 +91,7 @@ public sealed class MonteCarloFisherTests
             expected[$"{name}.bias"] = w[$"{name}.bias"] - v.narrow(1, inDim, 1).reshape(-1) * lr;
         }
 
-        using var kfac = new Kfac(model, TestModels.Plain(FisherType.MonteCarlo, lambda), seed: seed);
+        using var kfac = new Kfac(model, TestModels.Plain(FisherType.MonteCarlo, lambda), TailOptions.Plain, seed: seed);
         kfac.Step(x, y, lr);
         foreach (var (name, p) in model.named_parameters())
             Assert.True(TestModels.MaxAbs(p, expected[name]) < 1e-10, $"{name}: {TestModels.MaxAbs(p, expected[name])}");

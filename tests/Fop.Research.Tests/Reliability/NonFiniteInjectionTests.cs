@@ -33,16 +33,16 @@ public sealed class NonFiniteInjectionTests
 
     static ModelOptimizer Create(string name, Module<Tensor, Tensor> model, Likelihood likelihood)
     {
-        var kfac = TestModels.Plain() with { Sgd = new SgdOptions(0.9, false, 1e-3) };
+        var kfac = TestModels.Plain();
         return name switch
         {
             "sgd" => FirstOrderOptimizer.Sgd(model, new SgdOptions(0.9, false, 1e-3), likelihood),
             "adamw" => FirstOrderOptimizer.AdamW(model, AdamWOptions.Default, likelihood),
-            "kfac" => new Kfac(model, kfac, likelihood),
+            "kfac" => new Kfac(model, kfac, TestModels.Momentum, likelihood),
             "shampoo" => new Shampoo(model, ShampooOptions.Default with { PreconditionFrequency = 2 }, likelihood),
             "soap" => new Soap(model, SoapOptions.Default with { PreconditionFrequency = 2 }, likelihood),
             "muon" => new Muon(model, MuonOptions.Default, likelihood),
-            _ => new Optim.FopOptimizer(model, FopOptions.Paper with { Kfac = kfac }, likelihood),
+            _ => new FopOptimizer(model, FopOptions.Paper, kfac, TestModels.Momentum, likelihood),
         };
     }
 
