@@ -56,7 +56,7 @@ public sealed class ClaimsTests : IDisposable
         var c = Reliability.ResumeAndRecordTests.SmallRun(dir, optimizer, $"name={name}", $"seed={seed}", $"kfac.damping={damping}");
         File.WriteAllText(Path.Combine(runDir, "config.json"), ConfigFile.ToJson(c));
         var rows = val.Select((v, i) => new EpochMetrics(i + 1, i + 1, 0.1, 1, 0.5, 1, test, (i + 1) * secondsPerEpoch, 0.1, 0, 1, v)).ToList();
-        File.WriteAllLines(Path.Combine(runDir, "metrics.csv"), rows.Select(m => m.ToCsv()).Prepend(EpochMetrics.HeaderWithValidation));
+        File.WriteAllText(Path.Combine(runDir, "metrics.csv"), EpochMetrics.Table(rows));
         RunJson.Write(Path.Combine(runDir, "summary.json"), new RunSummary
         {
             Name = name, Optimizer = optimizer, Seed = seed, EpochsRun = val.Length, BestValAccuracy = val.Max(), FinalValAccuracy = val[^1],

@@ -58,10 +58,10 @@ public sealed class CurvesReportTests : IDisposable
         // Validation climbs 0.01 per step from 0.82 at step 4 until the crossing, then holds at 0.91; a diverged run stalls at 0.85.
         double Val(long step) => step < 4 ? 0.7 : diverged ? 0.85 : crossing is int c && step >= c ? 0.91 : Math.Min(0.89, 0.82 + 0.01 * (step - 4));
         int epochs = diverged ? 2 : 5;
-        File.WriteAllLines(Path.Combine(runDir, "metrics.csv"), Enumerable.Range(1, epochs)
-            .Select(e => new EpochMetrics(e, 4 * e, rate, 1, 0.5, 1, 0.8, e, 0.1, 0, 1, Val(4 * e)).ToCsv()).Prepend(EpochMetrics.HeaderWithValidation));
-        File.WriteAllLines(Path.Combine(runDir, "evals.csv"), Enumerable.Range(4, 4 * epochs - 3)
-            .Select(s => EvalLog.Row(new Evaluation(s, (s - 1) / 4 + 1, s, 1, Val(s)))).Prepend(EvalLog.Header));
+        File.WriteAllText(Path.Combine(runDir, "metrics.csv"), EpochMetrics.Table(Enumerable.Range(1, epochs)
+            .Select(e => new EpochMetrics(e, 4 * e, rate, 1, 0.5, 1, 0.8, e, 0.1, 0, 1, Val(4 * e))).ToList()));
+        File.WriteAllText(Path.Combine(runDir, "evals.csv"), Io.CsvTable.Text(EvalLog.Header.Split(','), Enumerable.Range(4, 4 * epochs - 3)
+            .Select(s => EvalLog.Row(new Evaluation(s, (s - 1) / 4 + 1, s, 1, Val(s))))));
         if (logs)
         {
             // FOP's diagnostics on even steps: perp ratio 0.2 at batch 512, half that at 2048; noise scale 1000.

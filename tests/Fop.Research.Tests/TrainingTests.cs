@@ -144,7 +144,7 @@ public sealed class TrainingTests : IDisposable
         // A log from before the column existed is carried over on resume, the new column empty.
         var old = Path.Combine(dir, "old.csv");
         File.WriteAllLines(old, ["step,loss", "0,1.5", "1,1.25"]);
-        using (var log = new CsvLog(old, "step,loss,kl_clip_factor", resume: true, keep: _ => true)) log.Append("2,1.0,0.5");
+        using (var log = new CsvLog(old, "step,loss,kl_clip_factor", resume: true, keep: _ => true)) log.Append(["2", "1.0", "0.5"]);
         Assert.Equal(["step,loss,kl_clip_factor", "0,1.5,", "1,1.25,", "2,1.0,0.5"], File.ReadAllLines(old));
     }
 

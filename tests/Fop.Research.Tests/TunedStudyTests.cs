@@ -67,7 +67,7 @@ public sealed class TunedStudyTests : IDisposable
         double val = diverged ? double.NaN : 0.9 - 0.01 * d * d - 0.001 * config.Seed;
         double test = diverged ? double.NaN : 0.9 - 0.01 * (d - 1) * (d - 1);
         var metrics = new[] { new EpochMetrics(1, 1, config.Lr, 1, 0.5, 1, test - 0.1, 1, 0.1, 0, 1, val - 0.1), new EpochMetrics(2, 2, config.Lr, 1, 0.5, 1, test, 2, 0.2, 0, 1, val) };
-        File.WriteAllLines(Path.Combine(runDir, "metrics.csv"), metrics.Select(m => m.ToCsv()).Prepend(EpochMetrics.HeaderWithValidation));
+        File.WriteAllText(Path.Combine(runDir, "metrics.csv"), EpochMetrics.Table(metrics));
         var summary = new RunSummary
         {
             Name = config.Name, Optimizer = config.Optimizer, Model = config.Model, BatchSize = config.BatchSize, Lr = config.Lr, Seed = config.Seed, EpochsRun = diverged ? 1 : 2,

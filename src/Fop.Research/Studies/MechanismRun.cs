@@ -27,11 +27,9 @@ public sealed record MechanismRun(string Run, double PerpRatio, double Beta, dou
     static List<double[]> Columns(string path, string[] names, Func<IReadOnlyDictionary<string, string>, bool> keep)
     {
         if (!File.Exists(path)) return [];
-        string header;
-        using (var reader = new StreamReader(path)) header = reader.ReadLine()?.TrimEnd('\r') ?? "";
-        var columns = header.Split(',');
+        var columns = CsvLog.Header(path);
         var index = names.Select(n => Array.IndexOf(columns, n) is int i and >= 0 ? i : throw new InvalidDataException($"{path}: no '{n}' column.")).ToArray();
-        return CsvLog.CompleteRows(path, columns.Length).Select(l => l.Split(','))
+        return CsvLog.CompleteRows(path, columns.Length)
             .Where(r => keep(columns.Zip(r).ToDictionary(p => p.First, p => p.Second)))
             .Select(r => index.Select(i => r[i].Length == 0 ? double.NaN : double.Parse(r[i], CultureInfo.InvariantCulture)).ToArray()).ToList();
     }

@@ -15,8 +15,8 @@ public static class EvalLog
     /// <summary>CSV header.</summary>
     public const string Header = "step,epoch,train_seconds,val_loss,val_accuracy";
 
-    /// <summary>The CSV row of <paramref name="e"/>.</summary>
-    public static string Row(Evaluation e) => FormattableString.Invariant($"{e.Step},{e.Epoch},{e.TrainSeconds:F3},{e.ValLoss:g6},{e.ValAccuracy:g6}");
+    /// <summary>The cells of <paramref name="e"/>'s row.</summary>
+    public static string[] Row(Evaluation e) => [LogCells.Int(e.Step), LogCells.Int(e.Epoch), LogCells.Fixed(e.TrainSeconds), LogCells.G(e.ValLoss), LogCells.G(e.ValAccuracy)];
 
     /// <summary>The rows of a run folder's evals.csv (empty when the run has none); a damaged row is an error naming the file and line.</summary>
     public static IReadOnlyList<Evaluation> Read(string runDir)
@@ -25,11 +25,10 @@ public static class EvalLog
         if (!File.Exists(path)) return [];
         var ci = CultureInfo.InvariantCulture;
         var rows = new List<Evaluation>();
-        foreach (var line in CsvLog.CompleteRows(path, Header.Split(',').Length))
+        foreach (var r in CsvLog.CompleteRows(path, Header.Split(',').Length))
         {
-            var r = line.Split(',');
             try { rows.Add(new Evaluation(long.Parse(r[0], ci), int.Parse(r[1], ci), double.Parse(r[2], ci), double.Parse(r[3], ci), double.Parse(r[4], ci))); }
-            catch (FormatException e) { throw new InvalidDataException($"{path}: row '{line}' cannot be read ({e.Message}).", e); }
+            catch (FormatException e) { throw new InvalidDataException($"{path}: row '{string.Join(",", r)}' cannot be read ({e.Message}).", e); }
         }
         return rows;
     }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Fop.Research.Diagnostics;
 
 namespace Fop.Research.Training;
@@ -9,12 +8,14 @@ public static class NoiseLog
     /// <summary>CSV header.</summary>
     public const string Header = "step,epoch,layer,batch,grad_norm_sq,trace_sigma,noise_scale,cos_halves,norm_test,inner_product_test,orthogonality_test,update_norm,distance_from_init,alpha";
 
-    /// <summary>The rows of one step; the update, distance and alpha columns are filled on the overall row only.</summary>
-    public static IEnumerable<string> Rows(long step, int epoch, IEnumerable<(string Layer, NoiseEstimate Estimate)> estimates, double updateNorm, double distanceFromInit, double alpha = double.NaN) =>
-        estimates.Select(e => string.Join(",", step.ToString(CultureInfo.InvariantCulture), epoch.ToString(CultureInfo.InvariantCulture), e.Layer,
-            e.Estimate.BatchSize.ToString(CultureInfo.InvariantCulture), G(e.Estimate.GradientNormSq), G(e.Estimate.TraceSigma), G(e.Estimate.SimpleNoiseScale),
-            G(e.Estimate.Cosine), G(e.Estimate.NormTest), G(e.Estimate.InnerProductTest), G(e.Estimate.OrthogonalityTest),
-            e.Layer == "all" ? G(updateNorm) : "", e.Layer == "all" ? G(distanceFromInit) : "", e.Layer == "all" ? G(alpha) : ""));
+    /// <summary>The rows (cells) of one step; the update, distance and alpha columns are filled on the overall row only.</summary>
+    public static IEnumerable<string[]> Rows(long step, int epoch, IEnumerable<(string Layer, NoiseEstimate Estimate)> estimates, double updateNorm, double distanceFromInit, double alpha = double.NaN) =>
+        estimates.Select(e => new[]
+        {
+            LogCells.Int(step), LogCells.Int(epoch), e.Layer, LogCells.Int(e.Estimate.BatchSize), G(e.Estimate.GradientNormSq), G(e.Estimate.TraceSigma),
+            G(e.Estimate.SimpleNoiseScale), G(e.Estimate.Cosine), G(e.Estimate.NormTest), G(e.Estimate.InnerProductTest), G(e.Estimate.OrthogonalityTest),
+            e.Layer == "all" ? G(updateNorm) : "", e.Layer == "all" ? G(distanceFromInit) : "", e.Layer == "all" ? G(alpha) : "",
+        });
 
-    static string G(double v) => v.ToString("g6", CultureInfo.InvariantCulture);
+    static string G(double v) => LogCells.G(v);
 }

@@ -42,9 +42,17 @@ public sealed record EpochMetrics(int Epoch, long Steps, double Lr, double Train
     public const string HeaderWithValidation = Header + ",val_loss,val_accuracy";
     /// <summary>Whether this row carries validation metrics.</summary>
     public bool HasValidation => !double.IsNaN(ValAccuracy);
-    /// <summary>CSV row (with the validation columns when the run has a validation split).</summary>
-    public string ToCsv() => FormattableString.Invariant($"{Epoch},{Steps},{Lr:g6},{TrainLoss:g6},{TrainAccuracy:g6},{TestLoss:g6},{TestAccuracy:g6},{TrainSeconds:F3},{EvalSeconds:F3},{TrainSeconds + EvalSeconds:F3},{SkippedSteps}")
-        + (HasValidation ? FormattableString.Invariant($",{ValLoss:g6},{ValAccuracy:g6}") : "");
+    /// <summary>The cells of this row of metrics.csv (with the validation columns when the run has a validation split).</summary>
+    public string[] Cells()
+    {
+        string[] cells = [LogCells.Int(Epoch), LogCells.Int(Steps), LogCells.G(Lr), LogCells.G(TrainLoss), LogCells.G(TrainAccuracy), LogCells.G(TestLoss),
+            LogCells.G(TestAccuracy), LogCells.Fixed(TrainSeconds), LogCells.Fixed(EvalSeconds), LogCells.Fixed(TrainSeconds + EvalSeconds), LogCells.Int(SkippedSteps)];
+        return HasValidation ? [.. cells, LogCells.G(ValLoss), LogCells.G(ValAccuracy)] : cells;
+    }
+
+    /// <summary>The text of a metrics.csv holding <paramref name="rows"/> (the header with validation columns when the first row has them).</summary>
+    public static string Table(IReadOnlyList<EpochMetrics> rows) =>
+        Io.CsvTable.Text((rows.Count > 0 && rows[0].HasValidation ? HeaderWithValidation : Header).Split(','), rows.Select(r => r.Cells()));
 
     /// <summary>The rows of a run folder's metrics.csv (columns found by name, so older files with extra columns still read).</summary>
     public static IReadOnlyList<EpochMetrics> Read(string runDir)

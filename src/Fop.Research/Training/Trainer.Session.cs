@@ -268,10 +268,14 @@ public sealed partial class Trainer
         void LogStep(StepResult result, double lr, double ms)
         {
             var fd = result.Fop;
-            steps.Append(FormattableString.Invariant($"{State.GlobalStep},{State.Epoch + 1},{lr:g6},{result.Loss:g6},{result.Correct / (double)Math.Max(1, result.Examples):g6},{ms:F1},{(result.Skipped ? 1 : 0)},{fd?.MeanBeta:g6},{fd?.MeanEta:g6},{fd?.MeanS:g6},{fd?.CosG1G2:g6},{fd?.MeanPerpRatio:g6},{fd?.KlBase:g6},{fd?.KlCross:g6},{fd?.KlOrthogonal:g6},{result.KlClipFactor:g6}"));
+            steps.Append([LogCells.Int(State.GlobalStep), LogCells.Int(State.Epoch + 1), LogCells.G(lr), LogCells.G(result.Loss),
+                LogCells.G(result.Correct / (double)Math.Max(1, result.Examples)), LogCells.Fixed(ms, 1), result.Skipped ? "1" : "0", LogCells.G(fd?.MeanBeta),
+                LogCells.G(fd?.MeanEta), LogCells.G(fd?.MeanS), LogCells.G(fd?.CosG1G2), LogCells.G(fd?.MeanPerpRatio), LogCells.G(fd?.KlBase),
+                LogCells.G(fd?.KlCross), LogCells.G(fd?.KlOrthogonal), LogCells.G(result.KlClipFactor)]);
             if (fd is null) return;
             foreach (var l in fd.Layers)
-                layers.Append(FormattableString.Invariant($"{State.GlobalStep},{l.Layer},{l.S:g6},{l.Beta:g6},{l.Eta:g6},{l.CosG1G2:g6},{l.PerpRatio:g6},{l.KlBase:g6},{l.KlCross:g6},{l.KlOrthogonal:g6}"));
+                layers.Append([LogCells.Int(State.GlobalStep), l.Layer, LogCells.G(l.S), LogCells.G(l.Beta), LogCells.G(l.Eta), LogCells.G(l.CosG1G2),
+                    LogCells.G(l.PerpRatio), LogCells.G(l.KlBase), LogCells.G(l.KlCross), LogCells.G(l.KlOrthogonal)]);
         }
 
         void Progress()
@@ -314,7 +318,7 @@ public sealed partial class Trainer
             string decidedOn = onValidation ? "validation" : "test";
             double epochLr = baseLr * scheduler.Factor(State.Epoch + 1);
             metrics.Append(new EpochMetrics(State.Epoch + 1, State.GlobalStep, epochLr, State.EpochLossSum / Math.Max(1, State.EpochExamples),
-                State.EpochCorrect / (double)Math.Max(1, State.EpochExamples), testLoss, testAccuracy, State.TrainSeconds, State.EvalSeconds, State.SkippedSteps, valLoss, valAccuracy).ToCsv());
+                State.EpochCorrect / (double)Math.Max(1, State.EpochExamples), testLoss, testAccuracy, State.TrainSeconds, State.EvalSeconds, State.SkippedSteps, valLoss, valAccuracy).Cells());
             if (config.TargetAccuracy is double target && State.TimeToTarget is null && decisionAccuracy >= target)
                 State.TimeToTarget = new TimeToTarget(State.Epoch + 1, State.TrainSeconds, State.TrainSeconds + State.EvalSeconds);
             NoteTarget(decisionAccuracy);

@@ -188,7 +188,7 @@ public sealed class ResumeAndRecordTests : IDisposable
     {
         var path = Path.Combine(dir, "steps.csv");
         File.WriteAllText(path, "step,loss\n0,1.5\n1,1.4\n2,1.3\n3,1.");     // the kill cut row 3 mid-number
-        using (var log = new CsvLog(path, "step,loss", resume: true, keep: r => long.Parse(r[0]) < 3)) log.Append("3,1.25");
+        using (var log = new CsvLog(path, "step,loss", resume: true, keep: r => long.Parse(r[0]) < 3)) log.Append(["3", "1.25"]);
         Assert.Equal(["step,loss", "0,1.5", "1,1.4", "2,1.3", "3,1.25"], File.ReadAllLines(path));
         // Damage anywhere but the last row is corruption, not a kill: an error naming the file and the line, the file left as it was.
         File.WriteAllText(path, "step,loss\n0,1.5\n1\n2,1.3\n");
@@ -196,6 +196,24 @@ public sealed class ResumeAndRecordTests : IDisposable
         File.WriteAllText(path, "step,loss\n0,1.5\nx,2\n2,1.3\n");
         Assert.Throws<InvalidDataException>(() => new CsvLog(path, "step,loss", resume: true, keep: r => long.Parse(r[0]) < 9));
         Assert.Equal("step,loss\n0,1.5\nx,2\n2,1.3\n", File.ReadAllText(path));
+    }
+
+    [Fact]
+    public void ACsvLogQuotesACellWithASeparatorAndReadsItBack()
+    {
+        // Layer names are the model's module names, free text as far as CSV is concerned.
+        var path = Path.Combine(dir, "layers.csv");
+        using (var log = new CsvLog(path, "step,layer,beta", resume: false, keep: _ => true))
+        {
+            log.Append(["1", "block, \"odd\"", "0.5"]);
+            log.Append(["2", "fc", "0.25"]);
+        }
+        Assert.Equal("step,layer,beta\n1,\"block, \"\"odd\"\"\",0.5\n2,fc,0.25\n", File.ReadAllText(path));
+        var rows = CsvLog.CompleteRows(path, 3);
+        Assert.Equal(["1", "block, \"odd\"", "0.5"], rows[0]);
+        Assert.Equal(["step", "layer", "beta"], CsvLog.Header(path));
+        using (var log = new CsvLog(path, "step,layer,beta", resume: true, keep: r => long.Parse(r[0]) < 2)) { }
+        Assert.Equal("step,layer,beta\n1,\"block, \"\"odd\"\"\",0.5\n", File.ReadAllText(path));
     }
 
     [Fact]
