@@ -88,21 +88,15 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         if (s.Intervals < 1 || s.Interval < 1) throw new ArgumentException("--intervals and --interval must be >= 1.");
         if (s.Threads > 0) torch.set_num_threads(s.Threads);
         var device = DeviceChoice.Resolve(s.Device);
-        var (shape, classes) = s.Model switch
-        {
-            "mlp" or "smallcnn" or "smallcnn-bn" => (new long[] { 1, 28, 28 }, 10),
-            "resnet18" or "resnet32" => (new long[] { 3, 32, 32 }, 10),
-            "resnet50" => (new long[] { 3, 224, 224 }, 1000),
-            "vit" => (new long[] { 3, 224, 224 }, 100),
-            _ => throw new ArgumentException($"bench: unknown model '{s.Model}'."),
-        };
+        var modelKind = ModelCatalog.Parse(s.Model);
+        var (shape, classes) = ModelCatalog.NativeInput(modelKind);
         var names = s.Optimizers.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         int stepsPerRound = s.Intervals * s.Interval;
 
         // Batches: real Fashion-MNIST examples in the training order where the model takes them, else fixed random ones.
         RunData? data = null;
         string dataKind = "random";
-        if (s.Data == "real" && s.Model is "mlp" or "smallcnn" or "smallcnn-bn")
+        if (s.Data == "real" && ModelCatalog.TakesFashionMnist(modelKind))
         {
             try { data = RunData.Load(ConfigFile.Load(null, ["dataset=fashion-mnist"])); dataKind = "fashion-mnist"; }
             catch (DatasetUnavailableException e) { AnsiConsole.MarkupLine(Markup.Escape($"Fashion-MNIST unavailable ({e.Message.Split('.')[0]}); using random batches.")); }
@@ -130,7 +124,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
                 $"kfac.curvature_interval={s.Interval}", $"kfac.inverse_interval={s.Interval}", $"kfac.damping={s.Damping}", "fop.diagnostics_interval=0",
                 $"shampoo.precondition_frequency={s.Interval}", $"soap.precondition_frequency={s.Interval}" }.Concat(s.Set));
             torch.manual_seed(0);
-            var model = ModelCatalog.Create(s.Model, shape, classes);
+            var model = ModelCatalog.Create(modelKind, shape, classes);
             model.to(device);
             var optimizer = OptimizerFactory.Create(config, model);
             // Under mpirun every rank steps its replica on its rows of the same global batch; rank 0 reports.

@@ -35,8 +35,9 @@ internal sealed class CommEstimateCommand : Command<CommEstimateCommand.Settings
         var ranks = s.Ranks.Split(',', StringSplitOptions.TrimEntries).Select(r => int.TryParse(r, NumberStyles.None, CultureInfo.InvariantCulture, out int n) ? n
             : throw new ArgumentException($"--ranks {s.Ranks}: '{r}' is not a whole number of ranks.")).ToList();
         if (ranks.Count == 0 || ranks.Any(r => r < 2)) throw new ArgumentException("--ranks: rank counts of at least 2.");
-        long[] shape = s.Model switch { "mlp" or "smallcnn" or "smallcnn-bn" => [1, 28, 28], "resnet18" or "resnet32" => [3, 32, 32], _ => [3, 224, 224] };
-        var model = ModelCatalog.Create(s.Model, shape, s.Model is "resnet50" ? 1000 : s.Model is "vit" ? 100 : 10);
+        var kind = ModelCatalog.Parse(s.Model);
+        var (shape, classes) = ModelCatalog.NativeInput(kind);
+        var model = ModelCatalog.Create(kind, shape, classes);
         long parameters = model.parameters().Sum(p => p.numel());
         var layers = CommunicationCost.Layers(model, ranks.Max());
         var ci = CultureInfo.InvariantCulture;

@@ -58,7 +58,7 @@ internal sealed class FactorErrorCommand : Command<FactorErrorCommand.Settings>
         var cheap = full with { FactorExamples = s.Examples > 0 ? s.Examples : null, ConvPositions = s.Positions > 0 ? s.Positions : null };
         var errors = FactorError.Compare(model, x, y, full, cheap, s.Draws, config.MicroBatchSize);
 
-        var label = $"{config.Model} on {config.Dataset}{(s.Checkpoint is null ? " at initialisation" : $" at {s.Checkpoint}")}, batch {x.shape[0]}, " +
+        var label = $"{config.ModelName} on {config.DatasetName}{(s.Checkpoint is null ? " at initialisation" : $" at {s.Checkpoint}")}, batch {x.shape[0]}, " +
                     $"factor_examples {(s.Examples > 0 ? s.Examples : "all")}, conv_positions {(s.Positions > 0 ? s.Positions : "all")}, empirical Fisher, mean of {s.Draws} draws";
         var md = new StringBuilder();
         md.AppendLine($"Relative Frobenius error |F_cheap - F_full|_F / |F_full|_F of the Kronecker factors: {label}.");

@@ -68,13 +68,13 @@ internal sealed class LandscapeCommand : Command<LandscapeCommand.Settings>
             var (_, weights, optimizer) = Checkpoint.Load(item.Path);
             try { model.load_state_dict(weights.ToDictionary(kv => kv.Key, kv => kv.Value.to(device))); }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.Runtime.InteropServices.ExternalException)
-            { throw new InvalidDataException($"{item.Path}: not a checkpoint of model '{config.Model}' ({e.Message}).", e); }
+            { throw new InvalidDataException($"{item.Path}: not a checkpoint of model '{config.ModelName}' ({e.Message}).", e); }
             foreach (var t in weights.Values.Concat(optimizer.Values)) t.Dispose();
             return (item.Label, item.Path, Model: model);
         }).ToList();
 
         var figures = new List<Figure>();
-        var md = new StringBuilder($"# Loss landscapes: {config.Model} on {config.Dataset}\n\nMade by `./fop landscape {string.Join(' ', context.Arguments.Skip(1))}`. Evaluation subset: the first {x.shape[0]} test examples, eval mode, no augmentation. ");
+        var md = new StringBuilder($"# Loss landscapes: {config.ModelName} on {config.DatasetName}\n\nMade by `./fop landscape {string.Join(' ', context.Arguments.Skip(1))}`. Evaluation subset: the first {x.shape[0]} test examples, eval mode, no augmentation. ");
         md.Append($"FOP plane batch: {planeBatch} training examples (epoch-0 order of seed {config.Seed}), lr {config.ScaledLr:g4}, damping {config.Kfac.Damping}.\n\n");
         var numbers = new Dictionary<string, object>();
         var slices = new List<LandscapeCurve>();

@@ -82,7 +82,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             AnsiConsole.MarkupLine(Markup.Escape($"fork of {record.ForkedFrom} at step {record.AtStep} (epoch {record.AtEpoch}): {(record.Changes.Count == 0 ? "no config change" : string.Join("; ", record.Changes))}"));
         }
         if (Job.Speaks)
-            AnsiConsole.MarkupLine(Markup.Escape($"{config.Name}: {config.Optimizer} on {config.Model}/{config.Dataset} ({data.Train.Count} train, {data.Test.Count} test), batch {config.BatchSize}" +
+            AnsiConsole.MarkupLine(Markup.Escape($"{config.Name}: {config.OptimizerName} on {config.ModelName}/{config.DatasetName} ({data.Train.Count} train, {data.Test.Count} test), batch {config.BatchSize}" +
                 (Job.Parallel is { } job ? $" over {job.Size} processes" : "") + (config.MicroBatchSize > 0 ? $" in micro-batches of {config.MicroBatchSize}" : "") +
                 $", lr {config.ScaledLr:g4}, {config.Epochs} epochs -> {runDir}"));
         RunSummary summary;

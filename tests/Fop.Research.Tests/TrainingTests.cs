@@ -210,7 +210,9 @@ public sealed class TrainingTests : IDisposable
         Assert.Equal(0.9, c.Kfac.EmaDecay);
         Assert.Contains("unknown key 'dampng'", Assert.Throws<ArgumentException>(() => ConfigFile.Load(null, ["kfac.dampng=1"])).Message);
         Assert.Contains("damping", Assert.ThrowsAny<ArgumentException>(() => ConfigFile.Load(null, ["optimizer=kfac", "kfac.damping=-1"])).Message);
-        Assert.Contains("optimizer", Assert.Throws<ArgumentException>(() => ConfigFile.Load(null, ["optimizer=lbfgs"])).Message);
+        Assert.Contains("'lbfgs' is not one of sgd, adamw, kfac, fop, shampoo, soap, muon. (at $.optimizer)", Assert.Throws<ArgumentException>(() => ConfigFile.Load(null, ["optimizer=lbfgs"])).Message);
+        Assert.Contains("'resnet9' is not one of mlp, smallcnn, smallcnn-bn, resnet18, resnet32, resnet50, vit.", Assert.Throws<ArgumentException>(() => ConfigFile.Load(null, ["model=resnet9"])).Message);
+        Assert.Contains("'monte-carlo' is not one of empirical, monte_carlo, exact.", Assert.Throws<ArgumentException>(() => ConfigFile.Load(null, ["kfac.fisher=monte-carlo"])).Message);
         Assert.Equal(0.1 * 4096 / 256, ConfigFile.Load(null, ["lr=0.1", "base_batch_size=256", "batch_size=4096"]).ScaledLr, 12);
     }
 
@@ -240,6 +242,11 @@ public sealed class TrainingTests : IDisposable
         var json = ConfigFile.ToJson(new RunConfig());
         foreach (var key in new[] { "\"adamw\":", "\"adamw_lr_ratio\":", "\"adamw_parameters\":" }) Assert.Contains(key, json);
         Assert.DoesNotContain("adam_w", json);
+        // Optimizer, model and data set are enums in C#, their config names in JSON, run records and run names.
+        var named = ConfigFile.Load(null, ["optimizer=adamw", "model=smallcnn-bn", "dataset=cifar100"]);
+        Assert.Equal((Optim.OptimizerKind.AdamW, Models.ModelKind.SmallCnnBatchNorm, Data.DatasetKind.Cifar100), (named.Optimizer, named.Model, named.Dataset));
+        Assert.Equal(("adamw", "smallcnn-bn", "cifar100"), (named.OptimizerName, named.ModelName, named.DatasetName));
+        Assert.Contains("\"model\": \"smallcnn-bn\"", ConfigFile.ToJson(named));
         Assert.Equal(0.99, ConfigFile.Override(new RunConfig(), ["adamw.beta2=0.99"]).AdamW.Beta2);
     }
 }

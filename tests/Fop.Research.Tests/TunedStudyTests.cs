@@ -61,7 +61,7 @@ public sealed class TunedStudyTests : IDisposable
     {
         Directory.CreateDirectory(runDir);
         File.WriteAllText(Path.Combine(runDir, "config.json"), ConfigFile.ToJson(config));
-        double optimum = config.Optimizer == "sgd" ? 0.4 : 0.01;
+        double optimum = config.Optimizer == Optim.OptimizerKind.Sgd ? 0.4 : 0.01;
         double d = Math.Log2(config.Lr / optimum);
         bool diverged = config.Lr > 3;
         double val = diverged ? double.NaN : 0.9 - 0.01 * d * d - 0.001 * config.Seed;
@@ -70,7 +70,7 @@ public sealed class TunedStudyTests : IDisposable
         File.WriteAllText(Path.Combine(runDir, "metrics.csv"), EpochMetrics.Table(metrics));
         var summary = new RunSummary
         {
-            Name = config.Name, Optimizer = config.Optimizer, Model = config.Model, BatchSize = config.BatchSize, Lr = config.Lr, Seed = config.Seed, EpochsRun = diverged ? 1 : 2,
+            Name = config.Name, Optimizer = config.OptimizerName, Model = config.ModelName, BatchSize = config.BatchSize, Lr = config.Lr, Seed = config.Seed, EpochsRun = diverged ? 1 : 2,
             BestValAccuracy = val, FinalValAccuracy = val, BestTestAccuracy = test, FinalTestAccuracy = test, Diverged = diverged ? "diverged: loss is NaN" : null, Completed = !diverged,
         };
         RunJson.Write(Path.Combine(runDir, "summary.json"), summary);

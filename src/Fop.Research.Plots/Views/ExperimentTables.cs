@@ -14,8 +14,8 @@ public static class ExperimentTables
         if (configs.Count == 0) throw new ArgumentException($"{folder}: no config files (*.json).");
         return new DataFrame(
             new StringDataFrameColumn("name", configs.Select(c => c.Name)),
-            new StringDataFrameColumn("model", configs.Select(c => c.Model)),
-            new StringDataFrameColumn("optimizer", configs.Select(c => c.Optimizer)),
+            new StringDataFrameColumn("model", configs.Select(c => c.ModelName)),
+            new StringDataFrameColumn("optimizer", configs.Select(c => c.OptimizerName)),
             new Int32DataFrameColumn("batch", configs.Select(c => c.BatchSize)),
             new Int32DataFrameColumn("micro_batch", configs.Select(c => c.MicroBatchSize)),
             new DoubleDataFrameColumn("lr", configs.Select(c => c.Lr)),

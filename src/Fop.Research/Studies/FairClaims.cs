@@ -262,7 +262,7 @@ public static class FairClaims
     static (string Optimizer, double Damping) Setting(StudyRun run)
     {
         var config = ConfigFile.Load(Path.Combine(run.RunDir, "config.json"));
-        return (config.Optimizer, config.Kfac.Damping.Start);
+        return (config.OptimizerName, config.Kfac.Damping.Start);
     }
 
     static bool FailedBelow(StudyRun r, double lowest) => r.Summary.Diverged is not null || r.ToTarget(lowest).Epochs is null;

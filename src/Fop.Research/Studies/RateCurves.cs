@@ -17,7 +17,7 @@ public static class RateCurves
             var evaluations = ValidationCurve.Read(r.RunDir);
             var config = ConfigFile.Load(Path.Combine(r.RunDir, "config.json"));
             var s = r.Summary;
-            return new CurveRun(r.Config, family.GetValueOrDefault(r.Variant, r.Variant), config.Optimizer, config.BatchSize, s.Lr, r.Seed,
+            return new CurveRun(r.Config, family.GetValueOrDefault(r.Variant, r.Variant), config.OptimizerName, config.BatchSize, s.Lr, r.Seed,
                 targets.Select(t => ValidationCurve.Crossing(evaluations, t)).ToList(), s.BestValAccuracy, s.Diverged, s.MedianStepMs, s.Name, r.RunDir);
         }).ToList();
     }

@@ -18,7 +18,7 @@ public static class ConfigFile
         // A key written twice is a mistake (which one was meant?), and null where a section or value is required is one too.
         AllowDuplicateProperties = false,
         RespectNullableAnnotations = true,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        Converters = { new Io.ConfigNames() },
     };
 
     /// <summary>

@@ -15,14 +15,14 @@ public static class OptimizerFactory
         likelihood ??= Likelihood.Categorical;
         ModelOptimizer optimizer = config.Optimizer switch
         {
-            "sgd" => FirstOrderOptimizer.Sgd(model, config.Sgd, likelihood, config.MicroBatchSize, config.GradClip),
-            "adamw" => FirstOrderOptimizer.AdamW(model, config.AdamW, likelihood, config.MicroBatchSize, config.GradClip),
-            "kfac" => new Kfac(model, config.Kfac, config.Tail, likelihood, config.MicroBatchSize, config.Seed),
-            "fop" => new FopOptimizer(model, config.Fop, config.Kfac, config.Tail, likelihood, config.MicroBatchSize, config.Seed),
-            "shampoo" => new Shampoo(model, config.Shampoo, likelihood, config.MicroBatchSize, config.GradClip),
-            "soap" => new Soap(model, config.Soap, likelihood, config.MicroBatchSize, config.GradClip),
-            "muon" => new Muon(model, config.Muon, likelihood, config.MicroBatchSize, config.GradClip),
-            _ => throw new ArgumentException($"optimizer '{config.Optimizer}' is not one of {string.Join(", ", RunConfig.Optimizers)}."),
+            OptimizerKind.Sgd => FirstOrderOptimizer.Sgd(model, config.Sgd, likelihood, config.MicroBatchSize, config.GradClip),
+            OptimizerKind.AdamW => FirstOrderOptimizer.AdamW(model, config.AdamW, likelihood, config.MicroBatchSize, config.GradClip),
+            OptimizerKind.Kfac => new Kfac(model, config.Kfac, config.Tail, likelihood, config.MicroBatchSize, config.Seed),
+            OptimizerKind.Fop => new FopOptimizer(model, config.Fop, config.Kfac, config.Tail, likelihood, config.MicroBatchSize, config.Seed),
+            OptimizerKind.Shampoo => new Shampoo(model, config.Shampoo, likelihood, config.MicroBatchSize, config.GradClip),
+            OptimizerKind.Soap => new Soap(model, config.Soap, likelihood, config.MicroBatchSize, config.GradClip),
+            OptimizerKind.Muon => new Muon(model, config.Muon, likelihood, config.MicroBatchSize, config.GradClip),
+            _ => throw new ArgumentOutOfRangeException(nameof(config), config.Optimizer, "not an optimizer this factory builds."),
         };
         optimizer.RunningStatistics = config.BatchNormRunningStats;
         return optimizer;

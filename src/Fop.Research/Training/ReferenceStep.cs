@@ -46,15 +46,13 @@ public static class ReferenceStep
     /// Example shape (C, H, W) and class count of <paramref name="model"/> in a case: Fashion-MNIST's channels and classes for
     /// the small models, CIFAR-10's for ResNet-18, with images <paramref name="side"/> wide (0: 28 and 32, the data sets').
     /// </summary>
-    public static (long[] Shape, int Classes) InputOf(string model, int side = 0)
+    public static (long[] Shape, int Classes) InputOf(ModelKind model, int side = 0)
     {
         if (side != 0 && side < 8) throw new ArgumentException($"image side must be at least 8 (ResNet-18 and the small CNN halve it two or three times), got {side}.");
-        return model switch
-        {
-            "mlp" or "smallcnn" or "smallcnn-bn" => ([1, side == 0 ? 28 : side, side == 0 ? 28 : side], 10),
-            "resnet18" => ([3, side == 0 ? 32 : side, side == 0 ? 32 : side], 10),
-            _ => throw new ArgumentException($"model '{model}' has no reference mirror; use one of {string.Join(", ", Models)}."),
-        };
+        if (!Models.Contains(Io.ConfigNames.Of(model)))
+            throw new ArgumentException($"model '{Io.ConfigNames.Of(model)}' has no reference mirror; use one of {string.Join(", ", Models)}.");
+        var (shape, classes) = ModelCatalog.NativeInput(model);
+        return (side == 0 ? shape : [shape[0], side, side], classes);
     }
 
     /// <summary>The run config of a case: <see cref="ComparisonSettings"/>, then <paramref name="overrides"/> (key=value, as --set), validated.</summary>
@@ -99,7 +97,7 @@ public static class ReferenceStep
         try
         {
             foreach (var name in optimizers)
-                results[name] = Run(folder, config with { Optimizer = name }, start, shape, classes, dtype, device, batches);
+                results[name] = Run(folder, config with { Optimizer = Io.ConfigNames.Parse<OptimizerKind>(name, "optimizer") }, start, shape, classes, dtype, device, batches);
         }
         finally
         {
@@ -109,7 +107,7 @@ public static class ReferenceStep
         var manifest = new JsonObject
         {
             ["format"] = "fop-reference-step 1",
-            ["model"] = config.Model,
+            ["model"] = config.ModelName,
             ["input_shape"] = new JsonArray(shape.Select(s => (JsonNode)s).ToArray()),
             ["classes"] = classes,
             ["batch"] = config.BatchSize,
@@ -167,14 +165,14 @@ public static class ReferenceStep
         {
             using var scope = torch.NewDisposeScope();
             var r = optimizer.Step(batches[k].X.to(device), batches[k].Y.to(device), config.Lr);
-            if (r.Skipped) throw new InvalidOperationException($"reference case: {config.Optimizer} step {k} was refused ({r.Message}); lower lr or raise kfac.damping.");
+            if (r.Skipped) throw new InvalidOperationException($"reference case: {config.OptimizerName} step {k} was refused ({r.Message}); lower lr or raise kfac.damping.");
             var step = new JsonObject
             {
                 ["step"] = k,
                 ["loss"] = r.Loss,
                 ["correct"] = r.Correct,
                 ["kl_clip_factor"] = r.KlClipFactor,
-                ["state"] = WriteState(folder, $"{config.Optimizer}.step{k}", model),
+                ["state"] = WriteState(folder, $"{config.OptimizerName}.step{k}", model),
             };
             if (r.Fop is { } fop)
                 step["fop"] = new JsonArray(fop.Layers.Select(l => (JsonNode)new JsonObject { ["layer"] = l.Layer, ["s"] = l.S, ["beta"] = l.Beta, ["eta"] = l.Eta }).ToArray());

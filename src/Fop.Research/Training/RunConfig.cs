@@ -15,7 +15,7 @@ public sealed record RunConfig
     /// <summary>Run name (folder name under <see cref="OutputDir"/>).</summary>
     public string Name { get; init; } = "run";
     /// <summary>fashion-mnist, cifar10, cifar100, imagenet100 or imagefolder.</summary>
-    public string Dataset { get; init; } = "fashion-mnist";
+    public DatasetKind Dataset { get; init; } = DatasetKind.FashionMnist;
     /// <summary>Folder to look in first for the data set files.</summary>
     public string? DataDir { get; init; }
     /// <summary>Long-tailed training set with this imbalance factor (1: balanced). The test set stays balanced.</summary>
@@ -26,12 +26,12 @@ public sealed record RunConfig
     public int TestSubset { get; init; }
     /// <summary>Image side for image-folder data sets (stored and cropped size).</summary>
     public int ImageSize { get; init; } = 224;
-    /// <summary>Model name: mlp, smallcnn, smallcnn-bn (BatchNorm after each conv), resnet18, resnet32, resnet50, vit.</summary>
-    public string Model { get; init; } = "smallcnn";
+    /// <summary>Model: mlp, smallcnn, smallcnn-bn (BatchNorm after each conv), resnet18, resnet32, resnet50, vit.</summary>
+    public ModelKind Model { get; init; } = ModelKind.SmallCnn;
     /// <summary>Hidden widths of the MLP.</summary>
     public int[] MlpHidden { get; init; } = [512, 256];
     /// <summary>sgd, adamw, kfac, fop, shampoo, soap or muon.</summary>
-    public string Optimizer { get; init; } = "sgd";
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
     /// <summary>Base learning rate (before linear scaling and schedule).</summary>
     public double Lr { get; init; } = 0.05;
     /// <summary>If set, lr is scaled by batch_size / base_batch_size (linear scaling rule).</summary>
@@ -104,10 +104,15 @@ public sealed record RunConfig
     /// <summary>Root folder of run folders.</summary>
     public string OutputDir { get; init; } = "runs";
 
-    /// <summary>The optimizer names a config may use.</summary>
-    public static IReadOnlyList<string> Optimizers { get; } = ["sgd", "adamw", "kfac", "fop", "shampoo", "soap", "muon"];
-    /// <summary>The data set names a config may use.</summary>
-    public static IReadOnlyList<string> Datasets { get; } = ["fashion-mnist", "cifar10", "cifar100", "imagenet100", "imagefolder"];
+    /// <summary>The optimizer's name as configs and run records write it (sgd, adamw, kfac, fop, shampoo, soap, muon).</summary>
+    [JsonIgnore]
+    public string OptimizerName => Io.ConfigNames.Of(Optimizer);
+    /// <summary>The model's name as configs and run records write it.</summary>
+    [JsonIgnore]
+    public string ModelName => Io.ConfigNames.Of(Model);
+    /// <summary>The data set's name as configs write it.</summary>
+    [JsonIgnore]
+    public string DatasetName => Io.ConfigNames.Of(Dataset);
 
     /// <summary>The learning rate after the linear scaling rule.</summary>
     [JsonIgnore]
@@ -122,7 +127,7 @@ public sealed record RunConfig
     {
         var w = new List<string>();
         var defaults = FopOptions.Paper;
-        if (Optimizer == "fop")
+        if (Optimizer == OptimizerKind.Fop)
         {
             if (Fop.Beta == BetaRule.Adaptive && Fop.FixedBeta != defaults.FixedBeta) w.Add($"fop.fixed_beta = {Fop.FixedBeta} has no effect with fop.beta = adaptive (set fop.beta=fixed to use it).");
             if (!Fop.LayerScale && (Fop.EtaMin is not null || Fop.EtaMax is not null)) w.Add("fop.eta_min / fop.eta_max have no effect with fop.layer_scale = false.");
@@ -130,11 +135,11 @@ public sealed record RunConfig
             if (!Fop.Projection && (Fop.Beta != defaults.Beta || Fop.DampedProjection != defaults.DampedProjection || Fop.Eps != defaults.Eps))
                 w.Add("fop.beta, fop.damped_projection and fop.eps have no effect with fop.projection = false.");
         }
-        else if (Json(Fop) != Json(defaults)) w.Add($"fop.* settings have no effect with optimizer = {Optimizer}.");
-        if (Optimizer is not ("kfac" or "fop") && Json(Kfac) != Json(KfacOptions.Paper)) w.Add($"kfac.* settings have no effect with optimizer = {Optimizer}.");
-        if (Optimizer != "shampoo" && Json(Shampoo) != Json(ShampooOptions.Default)) w.Add($"shampoo.* settings have no effect with optimizer = {Optimizer}.");
-        if (Optimizer != "soap" && Json(Soap) != Json(SoapOptions.Default)) w.Add($"soap.* settings have no effect with optimizer = {Optimizer}.");
-        if (Optimizer != "muon" && Json(Muon) != Json(MuonOptions.Default)) w.Add($"muon.* settings have no effect with optimizer = {Optimizer}.");
+        else if (Json(Fop) != Json(defaults)) w.Add($"fop.* settings have no effect with optimizer = {OptimizerName}.");
+        if (Optimizer is not (OptimizerKind.Kfac or OptimizerKind.Fop) && Json(Kfac) != Json(KfacOptions.Paper)) w.Add($"kfac.* settings have no effect with optimizer = {OptimizerName}.");
+        if (Optimizer != OptimizerKind.Shampoo && Json(Shampoo) != Json(ShampooOptions.Default)) w.Add($"shampoo.* settings have no effect with optimizer = {OptimizerName}.");
+        if (Optimizer != OptimizerKind.Soap && Json(Soap) != Json(SoapOptions.Default)) w.Add($"soap.* settings have no effect with optimizer = {OptimizerName}.");
+        if (Optimizer != OptimizerKind.Muon && Json(Muon) != Json(MuonOptions.Default)) w.Add($"muon.* settings have no effect with optimizer = {OptimizerName}.");
         if (MicroBatchSize >= BatchSize && MicroBatchSize > 0) w.Add($"micro_batch_size {MicroBatchSize} >= batch_size {BatchSize}: every batch runs in one piece.");
         if (StopAtTarget && TargetAccuracy is null) w.Add("stop_at_target has no effect without target_accuracy.");
         if (BaseBatchSize is null && BatchSize > 1024 && Lr == new RunConfig().Lr) w.Add($"batch_size {BatchSize} with the default lr and no base_batch_size: the learning rate is not scaled.");
@@ -147,13 +152,13 @@ public sealed record RunConfig
     public RunConfig Validate()
     {
         if (string.IsNullOrWhiteSpace(Name) || Name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0) throw new ArgumentException($"name '{Name}' is not a valid folder name.");
-        if (!Datasets.Contains(Dataset)) throw new ArgumentException($"dataset '{Dataset}' is not one of {string.Join(", ", Datasets)}.");
-        if (!ModelCatalog.Names.Contains(Model)) throw new ArgumentException($"model '{Model}' is not one of {string.Join(", ", ModelCatalog.Names)}.");
-        if (!Optimizers.Contains(Optimizer)) throw new ArgumentException($"optimizer '{Optimizer}' is not one of {string.Join(", ", Optimizers)}.");
+        if (!Enum.IsDefined(Dataset)) throw new ArgumentOutOfRangeException(nameof(Dataset), Dataset, $"dataset must be one of {string.Join(", ", Io.ConfigNames.All<DatasetKind>())}.");
+        if (!Enum.IsDefined(Model)) throw new ArgumentOutOfRangeException(nameof(Model), Model, $"model must be one of {string.Join(", ", Io.ConfigNames.All<ModelKind>())}.");
+        if (!Enum.IsDefined(Optimizer)) throw new ArgumentOutOfRangeException(nameof(Optimizer), Optimizer, $"optimizer must be one of {string.Join(", ", Io.ConfigNames.All<OptimizerKind>())}.");
         if (!(Lr > 0) || double.IsInfinity(Lr)) throw new ArgumentOutOfRangeException(nameof(Lr), Lr, "lr must be > 0.");
         if (BaseBatchSize is int bb && bb <= 0) throw new ArgumentOutOfRangeException(nameof(BaseBatchSize), bb, "base_batch_size must be > 0 or null.");
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "batch_size must be >= 1.");
-        if (Optimizer == "fop" && BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "fop needs batch_size >= 2 (two halves).");
+        if (Optimizer == OptimizerKind.Fop && BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "fop needs batch_size >= 2 (two halves).");
         if (!Enum.IsDefined(CorruptImages)) throw new ArgumentOutOfRangeException(nameof(CorruptImages), CorruptImages, "corrupt_images must be error or skip.");
         if (!Enum.IsDefined(BatchNormRunningStats)) throw new ArgumentOutOfRangeException(nameof(BatchNormRunningStats), BatchNormRunningStats, "batch_norm_running_stats must be per_step or per_chunk.");
         if (ValidationExamples < 0) throw new ArgumentOutOfRangeException(nameof(ValidationExamples), ValidationExamples, "validation_examples must be >= 0.");

@@ -45,39 +45,39 @@ public sealed class RunData(ImageDataset train, ImageDataset test, ImageDataset?
         ImageDataset train, test;
         switch (config.Dataset)
         {
-            case "fashion-mnist":
+            case DatasetKind.FashionMnist:
             {
                 var dir = FashionMnist.Locate(config.DataDir, allowDownload: true, log);
                 train = FashionMnist.Load(dir, train: true);
                 test = FashionMnist.Load(dir, train: false);
                 break;
             }
-            case "cifar10" or "cifar100":
+            case DatasetKind.Cifar10 or DatasetKind.Cifar100:
             {
-                int classes = config.Dataset == "cifar10" ? 10 : 100;
+                int classes = config.Dataset == DatasetKind.Cifar10 ? 10 : 100;
                 var dir = Cifar.Locate(classes, config.DataDir);
                 train = Cifar.Load(dir, classes, train: true);
                 test = Cifar.Load(dir, classes, train: false);
                 break;
             }
-            case "imagenet100" or "imagefolder":
+            case DatasetKind.ImageNet100 or DatasetKind.ImageFolder:
             {
                 var root = config.DataDir ?? Path.Combine(DatasetFiles.RepositoryRoot() ?? ".", "datasets", "imagenet100");
                 if (!Directory.Exists(Path.Combine(root, "train")))
                     throw new DatasetUnavailableException($"{root}/train not found. Build ImageNet-100 with `./fop prepare-imagenet100 --source <ImageNet-1K folder> --dest datasets/imagenet100`, or point --data-dir at a folder with train/ and val/ class folders.");
-                var only = config.Dataset == "imagenet100" ? ImageNet100.ClassIds : null;
+                var only = config.Dataset == DatasetKind.ImageNet100 ? ImageNet100.ClassIds : null;
                 ImageFolder.CheckSameClasses(Path.Combine(root, "train"), Path.Combine(root, "val"), only);
                 int resize = (int)Math.Round(config.ImageSize / 0.875);
-                train = ImageFolder.Load(Path.Combine(root, "train"), resize, config.ImageSize, only, name: $"{config.Dataset}/train", onCorrupt: config.CorruptImages, onWarning: log);
-                test = ImageFolder.Load(Path.Combine(root, "val"), resize, config.ImageSize, only, name: $"{config.Dataset}/val", onCorrupt: config.CorruptImages, onWarning: log);
+                train = ImageFolder.Load(Path.Combine(root, "train"), resize, config.ImageSize, only, name: $"{config.DatasetName}/train", onCorrupt: config.CorruptImages, onWarning: log);
+                test = ImageFolder.Load(Path.Combine(root, "val"), resize, config.ImageSize, only, name: $"{config.DatasetName}/val", onCorrupt: config.CorruptImages, onWarning: log);
                 break;
             }
             default:
-                throw new ArgumentException($"dataset '{config.Dataset}' is not supported.");
+                throw new ArgumentException($"dataset '{config.DatasetName}' is not supported.");
         }
         if (!train.ExampleShape.SequenceEqual(test.ExampleShape))
         {
-            var message = $"{config.Dataset}: training images are [{string.Join(", ", train.ExampleShape)}] but test images are [{string.Join(", ", test.ExampleShape)}]; the files do not belong together.";
+            var message = $"{config.DatasetName}: training images are [{string.Join(", ", train.ExampleShape)}] but test images are [{string.Join(", ", test.ExampleShape)}]; the files do not belong together.";
             train.Dispose(); test.Dispose();
             throw new InvalidDataException(message);
         }

@@ -358,7 +358,7 @@ public sealed partial class Trainer
         {
             var summary = new RunSummary
             {
-                Name = config.Name, Optimizer = config.Optimizer, Model = config.Model, BatchSize = config.BatchSize, Lr = baseLr, Seed = config.Seed,
+                Name = config.Name, Optimizer = config.OptimizerName, Model = config.ModelName, BatchSize = config.BatchSize, Lr = baseLr, Seed = config.Seed,
                 EpochsRun = Math.Min(State.Epoch, config.Epochs), Steps = State.GlobalStep,
                 // A run that ended before its first evaluation has no accuracy to report, not an accuracy of 0.
                 BestTestAccuracy = State.LastTestAccuracy is null ? double.NaN : State.BestTestAccuracy,

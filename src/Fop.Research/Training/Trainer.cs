@@ -141,7 +141,7 @@ public sealed partial class Trainer
         // A device this machine does not have, or a job FOP cannot split into halves, is refused before anything is written
         // (every rank fails here alike, so none is stopped half-way through setting up).
         DeviceChoice.Resolve(config.Device);
-        if (Parallel is not null && config.Optimizer == "fop") Parallel.RequireEvenRanks();
+        if (Parallel is not null && config.Optimizer == OptimizerKind.Fop) Parallel.RequireEvenRanks();
         // Rank 0 (or the single process) owns the folder; the other ranks of a job write nothing there.
         using var folder = Parallel is { Rank: > 0 } ? null : RunFolderLock.Acquire(runDir);
         using var session = new Session(this, runDir, resume);
