@@ -1,3 +1,4 @@
+using Fop.Research.Io;
 using Fop.Research.Plots.Figures;
 using Fop.Research.Studies;
 using Microsoft.Data.Analysis;
@@ -13,11 +14,11 @@ public static class AblationViews
         Series Line(string variant, string column, double scale, double cap = double.PositiveInfinity)
         {
             var mine = runs.Where(r => r.Variant == variant).ToList();
-            var seeds = mine.Select(r => Tables.RunLog(Path.Combine(r.RunDir, "metrics.csv"))).ToList();
+            var seeds = mine.Select(r => CsvColumns.ReadLog(Path.Combine(r.RunDir, "metrics.csv"))).ToList();
             // Every epoch any seed reached is drawn (the mean over the seeds still going): a variant whose runs diverged stays
             // in the figure, its line as long as its longest run, and its legend entry says how many stopped.
-            int epochs = seeds.Max(m => (int)m.Rows.Count);
-            var per = Enumerable.Range(0, epochs).Select(e => Tables.MeanStd(seeds.Where(m => m.Rows.Count > e).Select(m => scale * Tables.Doubles(m, column)[e]).Where(double.IsFinite).ToArray()))
+            int epochs = seeds.Max(m => (int)m.Count);
+            var per = Enumerable.Range(0, epochs).Select(e => Tables.MeanStd(seeds.Where(m => m.Count > e).Select(m => scale * m.Doubles(column)[e]).Where(double.IsFinite).ToArray()))
                 .Select(p => p.Mean > cap ? (Mean: double.NaN, Std: double.NaN) : p).ToArray();
             var x = Enumerable.Range(1, epochs).Select(e => (double)e).ToArray();
             bool cut = per.Any(p => double.IsNaN(p.Mean));

@@ -1,3 +1,4 @@
+using Fop.Research.Io;
 using Fop.Research.Diagnostics;
 using Fop.Research.Plots.Figures;
 
@@ -9,11 +10,11 @@ public static class RunViews
     /// <summary>Accuracy and loss against training seconds and epochs for one or more runs (one line per run).</summary>
     public static Figure Training(IReadOnlyList<(string Label, string RunDir)> runs, double? target = null, string name = "training")
     {
-        var data = runs.Select(r => (r.Label, Metrics: Tables.RunLog(Path.Combine(r.RunDir, "metrics.csv")))).ToList();
-        Series S(string label, Microsoft.Data.Analysis.DataFrame m, string x, string y, double scale = 1) =>
-            new(label, Tables.Doubles(m, x), Tables.Doubles(m, y).Select(v => v * scale).ToArray(), Markers: true);
+        var data = runs.Select(r => (r.Label, Metrics: CsvColumns.ReadLog(Path.Combine(r.RunDir, "metrics.csv")))).ToList();
+        Series S(string label, CsvColumns m, string x, string y, double scale = 1) =>
+            new(label, m.Doubles(x), m.Doubles(y).Select(v => v * scale).ToArray(), Markers: true);
         // Whole epochs on the epoch axes (ticks at every epoch up to 12, else automatic).
-        int lastEpoch = data.Select(d => Tables.Doubles(d.Metrics, "epoch").Where(double.IsFinite).DefaultIfEmpty(0).Max()).DefaultIfEmpty(0).Max() is double m ? (int)m : 0;
+        int lastEpoch = data.Select(d => d.Metrics.Doubles("epoch").Where(double.IsFinite).DefaultIfEmpty(0).Max()).DefaultIfEmpty(0).Max() is double m ? (int)m : 0;
         double[]? epochTicks = lastEpoch is > 0 and <= 12 ? Enumerable.Range(1, lastEpoch).Select(e => (double)e).ToArray() : null;
         var panels = new List<Panel>
         {
@@ -31,10 +32,10 @@ public static class RunViews
         var stepsPath = Path.Combine(runDir, "steps.csv");
         var layersPath = Path.Combine(runDir, "layers.csv");
         if (!File.Exists(layersPath) || File.ReadLines(layersPath).Skip(1).FirstOrDefault() is null) return null;
-        var steps = Tables.RunLog(stepsPath);
-        var step = Tables.Doubles(steps, "step");
-        var keep = Enumerable.Range(0, step.Length).Where(i => double.IsFinite(Tables.Doubles(steps, "beta")[i])).ToArray();
-        double[] Col(string c) { var v = Tables.Doubles(steps, c); return keep.Select(i => v[i]).ToArray(); }
+        var steps = CsvColumns.ReadLog(stepsPath);
+        var step = steps.Doubles("step");
+        var keep = Enumerable.Range(0, step.Length).Where(i => double.IsFinite(steps.Doubles("beta")[i])).ToArray();
+        double[] Col(string c) { var v = steps.Doubles(c); return keep.Select(i => v[i]).ToArray(); }
         var x = keep.Select(i => step[i]).ToArray();
         var panels = new List<Panel>
         {
@@ -42,8 +43,8 @@ public static class RunViews
             new LinePanel("how different the halves are", "step", "ratio / cosine", [new("|g_perp|_F / |g_avg|_F", x, Col("perp_ratio")), new("cos(g1, g2)", x, Col("cos_g1_g2"))]),
             new LinePanel("KL norm of the update (sum over layers)", "step", "KL term", [new("base (KFAC)", x, Col("kl_base")), new("cross (2 beta ...)", x, Col("kl_cross")), new("orthogonal (beta^2 ...)", x, Col("kl_orthogonal"))]),
         };
-        var layers = Tables.RunLog(layersPath);
-        var (lstep, lname, lbeta) = (Tables.Doubles(layers, "step"), Tables.Strings(layers, "layer"), Tables.Doubles(layers, "beta"));
+        var layers = CsvColumns.ReadLog(layersPath);
+        var (lstep, lname, lbeta) = (layers.Doubles("step"), layers.Strings("layer"), layers.Doubles("beta"));
         var xs = lstep.Where(double.IsFinite).Distinct().Order().ToArray();
         var names = lname.Distinct().ToArray();
         var index = xs.Select((v, i) => (v, i)).ToDictionary(p => p.v, p => p.i);
@@ -63,10 +64,10 @@ public static class RunViews
     {
         var data = runs.Where(r => File.Exists(Path.Combine(r.RunDir, "noise.csv"))).Select(r =>
         {
-            var df = Tables.RunLog(Path.Combine(r.RunDir, "noise.csv"));
-            var layer = Tables.Strings(df, "layer");
+            var df = CsvColumns.ReadLog(Path.Combine(r.RunDir, "noise.csv"));
+            var layer = df.Strings("layer");
             var rows = Enumerable.Range(0, layer.Length).Where(i => layer[i] == "all").ToArray();
-            double[] Col(string c) { var v = Tables.Doubles(df, c); return rows.Select(i => v[i]).ToArray(); }
+            double[] Col(string c) { var v = df.Doubles(c); return rows.Select(i => v[i]).ToArray(); }
             return (r.Label, r.RunDir, Step: Col("step"), Col: (Func<string, double[]>)Col);
         }).ToList();
         if (data.Count == 0) return null;
@@ -102,9 +103,9 @@ public static class RunViews
                 data.Select(d => new Series(d.Label, d.Step, d.Col("alpha"))).ToList()) { References = [("minimum", 0)] });
         var fisher = data.Where(d => File.Exists(Path.Combine(d.RunDir, "steps.csv"))).Select(d =>
         {
-            var steps = Tables.RunLog(Path.Combine(d.RunDir, "steps.csv"));
-            var ratio = Tables.Doubles(steps, "perp_ratio");
-            var step = Tables.Doubles(steps, "step");
+            var steps = CsvColumns.ReadLog(Path.Combine(d.RunDir, "steps.csv"));
+            var ratio = steps.Doubles("perp_ratio");
+            var step = steps.Doubles("step");
             var idx = Enumerable.Range(0, ratio.Length).Where(i => double.IsFinite(ratio[i])).ToArray();
             return (d, X: idx.Select(i => step[i]).ToArray(), Y: idx.Select(i => ratio[i]).ToArray());
         }).Where(f => f.X.Length > 0).ToList();
@@ -134,8 +135,8 @@ public static class NoiseViews
     {
         var path = Path.Combine(runDir, "noise.csv");
         if (!File.Exists(path)) return null;
-        var df = Tables.RunLog(path);
-        var (layer, step, trace, norm, cos) = (Tables.Strings(df, "layer"), Tables.Doubles(df, "step"), Tables.Doubles(df, "trace_sigma"), Tables.Doubles(df, "grad_norm_sq"), Tables.Doubles(df, "cos_halves"));
+        var df = CsvColumns.ReadLog(path);
+        var (layer, step, trace, norm, cos) = (df.Strings("layer"), df.Doubles("step"), df.Doubles("trace_sigma"), df.Doubles("grad_norm_sq"), df.Doubles("cos_halves"));
         var names = layer.Where(l => l != "all").Distinct().ToArray();
         if (names.Length == 0) return null;
         var xs = step.Where(double.IsFinite).Distinct().Order().ToArray();

@@ -4,7 +4,7 @@ using Microsoft.Data.Analysis;
 
 namespace Fop.Research.Plots.Views;
 
-/// <summary>The project's CSV files as DataFrames (Microsoft.Data.Analysis), with column types given so that doubles stay doubles.</summary>
+/// <summary>Tables to look at in a notebook as DataFrames (Microsoft.Data.Analysis): a study's CSV with typed columns, grouped statistics. Figures read whole columns through <see cref="Fop.Research.Io.CsvColumns"/>.</summary>
 public static class Tables
 {
     /// <summary>Loads a CSV; columns named in <paramref name="types"/> get that type, every other column is a string.</summary>
@@ -19,13 +19,6 @@ public static class Tables
         {
             throw new InvalidDataException($"{path}: not a valid table ({e.Message}).", e);
         }
-    }
-
-    /// <summary>A run's metrics.csv, steps.csv, layers.csv or noise.csv: every column but the layer name is a double.</summary>
-    public static DataFrame RunLog(string path)
-    {
-        var header = File.Exists(path) ? File.ReadLines(path).FirstOrDefault() ?? "" : "";
-        return Load(path, header.Split(',').Where(n => n != "layer").ToDictionary(n => n, _ => typeof(double)));
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using Fop.Research.Io;
 using Fop.Research.Plots.Figures;
 using Fop.Research.Training;
 
@@ -23,10 +24,10 @@ public static class VariantStudyViews
     /// </summary>
     public static Figure SeedCurves(string resultsDir, string name = "seed-curves", bool testError = false)
     {
-        var df = Tables.Load(Path.Combine(resultsDir, "results.csv"));
-        var (config, variant, run) = (Tables.Strings(df, "config"), Tables.Strings(df, "variant"), Tables.Strings(df, "run"));
+        var df = CsvColumns.ReadTable(Path.Combine(resultsDir, "results.csv"));
+        var (config, variant, run) = (df.Strings("config"), df.Strings("variant"), df.Strings("run"));
         var metrics = run.Distinct().ToDictionary(r => r, r => EpochMetrics.Read(Path.Combine(resultsDir, "runs", r)));
-        var failed = Tables.Doubles(df, "diverged_or_stalled");
+        var failed = df.Doubles("diverged_or_stalled");
         bool val = !testError && metrics.Values.Any(m => m.Any(e => e.HasValidation));
         // With testError the curves are top-1 error on the test set (the long-tailed claim's measure), not accuracy.
         Func<EpochMetrics, double> value = testError ? m => 100 * (1 - m.TestAccuracy) : val ? m => 100 * m.ValAccuracy : m => 100 * m.TestAccuracy;
@@ -83,10 +84,9 @@ public static class VariantStudyViews
     public static Figure Tuning(string resultsDir, string name = "tuning")
     {
         var path = Path.Combine(resultsDir, "tuning.csv");
-        var header = File.ReadLines(path).First().Split(',');
-        string key = header[3], metric = header[5];
-        var df = Tables.Load(path, new Dictionary<string, Type> { [key] = typeof(double), [metric] = typeof(double) });
-        var (config, variant, value, score) = (Tables.Strings(df, "config"), Tables.Strings(df, "variant"), Tables.Doubles(df, key), Tables.Doubles(df, metric));
+        var df = CsvColumns.ReadTable(path);
+        string key = df.Names[3], metric = df.Names[5];
+        var (config, variant, value, score) = (df.Strings("config"), df.Strings("variant"), df.Doubles(key), df.Doubles(metric));
         var panels = config.Distinct().Select(c =>
         {
             var rows = Enumerable.Range(0, config.Length).Where(i => config[i] == c).ToList();

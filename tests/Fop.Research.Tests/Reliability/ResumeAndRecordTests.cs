@@ -199,6 +199,20 @@ public sealed class ResumeAndRecordTests : IDisposable
     }
 
     [Fact]
+    public void FiguresReadALogsCompleteRowsAsColumns()
+    {
+        var path = Path.Combine(dir, "steps.csv");
+        File.WriteAllText(path, "step,layer,beta\n1,\"a,b\",0.5\n2,fc,\n3,fc,0.2");   // the last row cut short by a kill
+        var log = Io.CsvColumns.ReadLog(path);
+        Assert.Equal(2, log.Count);
+        Assert.Equal(["a,b", "fc"], log.Strings("layer"));
+        Assert.Equal([0.5, double.NaN], log.Doubles("beta"));
+        Assert.All(log.Doubles("eta"), v => Assert.True(double.IsNaN(v)));        // a column an older log lacks
+        File.WriteAllText(path, "step,beta\n1,x\n");
+        Assert.Contains($"{path}: 'x' in column 'beta'", Assert.Throws<InvalidDataException>(() => Io.CsvColumns.ReadLog(path).Doubles("beta")).Message);
+    }
+
+    [Fact]
     public void ACsvLogQuotesACellWithASeparatorAndReadsItBack()
     {
         // Layer names are the model's module names, free text as far as CSV is concerned.
